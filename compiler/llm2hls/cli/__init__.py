@@ -1,0 +1,36 @@
+"""The ``llm2hls`` command line. Each sub-command lives in its own module of this package."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import UserError
+
+
+class _Main(click.Group):
+    """Turns :class:`UserError` into one line on stderr and exit code 2 (no traceback)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            click.echo(f"llm2hls: error: {e}", err=True)
+            sys.exit(e.exit_code)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="llm2hls")
+def main() -> None:
+    """Compile PyTorch transformers into Vitis HLS dataflow accelerators, proven bit-exact."""
+
+
+def _register() -> None:
+    from .compile import compile_cmd
+
+    main.add_command(compile_cmd)
+
+
+_register()
