@@ -2,13 +2,111 @@
 
 attrs: ``kind`` ("layer" or "rms"), ``eps``.
 params: ``weight`` ``[C]`` (gamma, optional), ``bias`` ``[C]`` (beta, optional).
+
+Integer semantics (docs/numerics-nonlinear.md has the proofs and a worked example). Per row of C
+raw inputs ``x`` (width ``Wx``, frac ``Fx``), all in int64 with every value below 2**62::
+
+    s   = sum(x)                                        # LayerNorm only
+    mu  = (s * mean_mult + 2**(mean_shift-1)) >> mean_shift   # ~ mean * 2**G, G guard bits
+    d   = (x << G) - mu                                 # RMSNorm: d = x (G = 0)
+    e   = max(sum(d*d) + eps_raw, 1)                    # = C*(var+eps) * 2**(2(Fx+G))
+    z   = (62 - bit_length(e)) // 2                     # normalize: e << 2z in [2**60, 2**62)
+    r   = isqrt(e << 2z)                                # ~ sqrt(e) * 2**z, 31 bits
+    inv = 2**61 // r                                    # the one division per row
+    n   = round_shift(d * inv, 61 - z - NF)             # = d / sqrt(e) in [-1, 1], NF frac bits
+    y   = convert(n * q_gamma[c] + q_beta[c], NF + FG, out_type)
+
+``q_gamma = round(gamma * sqrt(C) * 2**FG)`` folds the ``sqrt(C)`` of ``d / sqrt(e/C)`` into the
+gain, so no division by C is ever needed.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .base import OpKind, register
+from ..errors import UserError
+from ..ir.types import FixedType, TensorType, int_type
+from ..numerics import INT, as_raw, bits_for, convert, isqrt, round_shift
+from .activation import attach_params, calib_max_abs
+from .base import Cost, OpKind, param_bytes, register
+from .tables import fixed_for_max
+
+NORM_FRAC = 24  # fraction bits of the normalized value n in [-1, 1]
+GAIN_BITS = 18  # signed width of q_gamma (one DSP input port)
+MAX_GUARD = 8  # guard bits of the mean (LayerNorm)
+RECIP_SHIFT = 61  # inv = 2**61 // r
+
+
+def bit_length(x: np.ndarray) -> np.ndarray:
+    """Exact bit length of non-negative int64 values (C++: ``llm2hls::nl::bit_length``)."""
+    x = as_raw(x)
+    bl = np.zeros_like(x)
+    pos = x > 0
+    guess = np.floor(np.log2(np.where(pos, x, 1).astype(np.float64))).astype(INT) + 1
+    guess = np.where((INT(1) << (guess - 1)) > x, guess - 1, guess)
+    guess = np.where((guess < 63) & ((INT(1) << np.minimum(guess, 62)) <= x), guess + 1, guess)
+    return np.where(pos, guess, bl)
+
+
+def layernorm_plan(kind: str, in_type: FixedType, channels: int, eps: float) -> dict:
+    """Shifts and constants of one layernorm stage, proved overflow-free from its shape.
+
+    Bounds (``C = channels``, ``W = in width``): ``|s| <= C*2**(W-1)``, ``|s*mean_mult| < 2**60``;
+    ``|d| <= 2**(W+G)``, ``sum(d*d) <= C*(2**(W+G)+1)**2 < 2**60``; ``eps_raw < 2**61`` so
+    ``e < 2**62``; ``|d*inv| <= 2**(W+G) * 2**31 < 2**62``; ``|n| <= 2**NF + 1``.
+    """
+    w, c = in_type.width, channels
+    clog_c = max(0, math.ceil(math.log2(c)))
+    if kind == "layer":
+        guard = min(MAX_GUARD, (59 - 2 * w - clog_c) // 2)
+    else:
+        guard = 0
+    if guard < 0 or clog_c + 2 * (w + guard) > 59 or w + guard > 30:
+        raise UserError(
+            f"layernorm over {c} channels of {w}-bit inputs would overflow 62-bit arithmetic; "
+            "use narrower activations (act_bits) or fewer channels"
+        )
+    mean_shift = 60 - (w - 1) - guard - 1
+    eps_raw = int(round(c * float(eps) * 2.0 ** (2 * (in_type.frac + guard))))
+    if eps_raw >= 2**61:
+        raise UserError(
+            f"layernorm eps={eps} is too large for input type {in_type} (eps*C*2^(2F) >= 2^61); "
+            "use a wider input range"
+        )
+    return {
+        "guard": guard,
+        "mean_shift": mean_shift,
+        "mean_mult": int(round(2.0 ** (mean_shift + guard) / c)),
+        "eps_raw": eps_raw,
+        "norm_frac": NORM_FRAC,
+        "d_bits": w + guard + 2,
+    }
+
+
+def layernorm_int(x: np.ndarray, plan: dict, q_gamma: np.ndarray, q_beta: np.ndarray | None,
+                  gain_frac: int, out_type: FixedType, kind: str) -> np.ndarray:
+    """Exact integer LayerNorm/RMSNorm of raw rows ``x`` ``[S, C]`` (see the module docstring)."""
+    x = as_raw(x)
+    g = plan["guard"]
+    if kind == "layer":
+        s = x.sum(axis=-1, keepdims=True)
+        mu = round_shift(s * INT(plan["mean_mult"]), plan["mean_shift"], "RND")
+        d = (x << INT(g)) - mu
+    else:
+        d = x
+    e = np.maximum((d * d).sum(axis=-1, keepdims=True) + INT(plan["eps_raw"]), 1)
+    z = (62 - bit_length(e)) >> 1
+    r = isqrt(e << (2 * z))
+    inv = (INT(1) << INT(RECIP_SHIFT)) // r
+    prod = d * inv
+    sh = RECIP_SHIFT - z - plan["norm_frac"]  # >= 7 per row (z <= 30)
+    n = (prod + (INT(1) << (sh - 1))) >> sh
+    acc = n * as_raw(q_gamma)
+    if q_beta is not None:
+        acc = acc + as_raw(q_beta)
+    return convert(acc, plan["norm_frac"] + gain_frac, out_type)
 
 
 @register
@@ -30,3 +128,69 @@ class LayerNorm(OpKind):
         if "bias" in node.params:
             y = y + node.param("bias")
         return [y]
+
+    def quantize(self, node, graph, config):
+        in_type = graph.tensors[node.inputs[0]].type.dtype
+        if not isinstance(in_type, FixedType):
+            raise UserError(f"layernorm {node.name}: input is not fixed-point; quantize it first")
+        out = graph.tensors[node.outputs[0]]
+        c = out.type.shape[-1]
+        kind = node.attrs.get("kind", "layer")
+        plan = layernorm_plan(kind, in_type, c, float(node.attrs.get("eps", 1e-5)))
+        out_type = fixed_for_max(calib_max_abs(graph, config, out.name), getattr(config, "act_bits", 16))
+        gamma = node.param("weight").astype(np.float64) if "weight" in node.params else np.ones(c)
+        gain = gamma * math.sqrt(c)
+        peak = float(np.abs(gain).max(initial=0.0)) or 1.0
+        gain_frac = GAIN_BITS - 1 - math.ceil(math.log2(peak))
+        params = {}
+        if "bias" in node.params:
+            beta = node.param("bias").astype(np.float64)
+            beta_peak = float(np.abs(beta).max(initial=0.0))
+            if beta_peak > 0:  # keep q_beta below 2**60
+                gain_frac = min(gain_frac, 59 - NORM_FRAC - math.ceil(math.log2(beta_peak)))
+            params["q_beta"] = np.floor(beta * 2.0 ** (NORM_FRAC + gain_frac) + 0.5).astype(INT)
+        params["q_gamma"] = np.floor(gain * 2.0**gain_frac + 0.5).astype(INT)
+        types = {k: int_type(bits_for(int(np.abs(v).max(initial=0)))) for k, v in params.items()}
+        plan["gain_frac"] = gain_frac
+        plan["acc_bits"] = bits_for(
+            (2**NORM_FRAC + 1) * int(np.abs(params["q_gamma"]).max(initial=0))
+            + int(np.abs(params.get("q_beta", np.zeros(1, INT))).max(initial=0))
+        )
+        out.type = TensorType(out.type.shape, out_type)
+        attach_params(node, params, {
+            "ln": plan,
+            "param_types": {k: t.to_json() for k, t in types.items()},
+            "param_bits": {k: t.width for k, t in types.items()},
+        })
+
+    def run_int(self, node, inputs, graph):
+        plan = node.attrs["ln"]
+        out_type = graph.tensors[node.outputs[0]].type.dtype
+        beta = node.param("q_beta") if "q_beta" in node.params else None
+        kind = node.attrs.get("kind", "layer")
+        return [layernorm_int(inputs[0], plan, node.param("q_gamma"), beta, plan["gain_frac"],
+                              out_type, kind)]
+
+    def cost(self, node, graph):
+        s, c = graph.tensors[node.outputs[0]].type.shape[-2:]
+        div_latency = 64 + 32  # one 62/31-bit division + a 31-step isqrt per row
+        passes = 3 if node.attrs.get("kind", "layer") == "layer" else 2
+        return Cost(
+            macs=2 * s * c,
+            param_bytes=param_bytes(node),
+            cycles=s * (passes * c + div_latency),
+            ii=1,
+            dsp=6,  # d*d, d*inv (2 DSPs), n*gamma, mean multiply
+            bram18=2 * -(-c * 32 // 18432),  # row buffers of x and d
+            lut=800,
+        )
+
+    def hls_context(self, node, graph):
+        s, c = graph.tensors[node.outputs[0]].type.shape[-2:]
+        return {
+            "C": c,
+            "ln": node.attrs["ln"],
+            "kind": node.attrs.get("kind", "layer"),
+            "has_beta": "q_beta" in node.params,
+            "in_bits": graph.tensors[node.inputs[0]].type.dtype.width,
+        }

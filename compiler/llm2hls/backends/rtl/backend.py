@@ -1,0 +1,202 @@
+"""Write the RTL project of a quantized graph (see the package docstring for the layout)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ...errors import UserError
+from ...ir.graph import Graph
+from ...ir.types import FixedType
+from .hdl import fixed, lib_dir, vparam, write_mem
+from .render import render
+from .stages import Stage, emit
+
+Golden = Callable[[Graph, dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+LIB_MODULES = ("l2h_convert", "l2h_fifo", "l2h_fork", "l2h_eltwise", "l2h_embedding", "l2h_linear")
+
+
+def reference_golden(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Golden outputs from the reference interpreter in integer mode."""
+    from ...reference import run_graph
+
+    return run_graph(graph, inputs, "int")
+
+
+def random_inputs(graph: Graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Random raw inputs: token ids below the vocabulary of the embedding that reads them,
+    activations uniform over the middle half of their type's range."""
+    out = {}
+    for name in graph.inputs:
+        tt = graph.tensors[name].type
+        ft = fixed(tt)
+        vocab = [n.param("q_weight").shape[0] for n in graph.consumers(name) if n.op == "embedding"]
+        if vocab:
+            out[name] = rng.integers(0, min(vocab), size=tt.shape, dtype=np.int64)
+        else:
+            lo, hi = ft.raw_min // 2, ft.raw_max // 2
+            out[name] = rng.integers(lo, hi + 1, size=tt.shape, dtype=np.int64)
+    return out
+
+
+def _fifo_depth(graph: Graph, tensor: str) -> int:
+    """Depth of a stream's FIFO: the one the FIFO pass chose, else one token plus slack.
+
+    One token per FIFO keeps reconvergent paths (residual branches beside a stage that buffers a
+    whole token) free of deadlock for the stage kinds supported so far.
+    """
+    meta = graph.tensors[tensor].meta
+    if "fifo_depth" in meta:
+        return max(1, int(meta["fifo_depth"]))
+    shape = graph.tensors[tensor].type.shape
+    return (shape[-1] if shape else 1) + 2
+
+
+def _wire(tensor: str, side: str) -> str:
+    return f"s_{tensor}_{side}"
+
+
+def build_top(graph: Graph, top: str, stages: list[Stage]) -> dict:
+    """Template context of the top: ports, stream wires, FIFOs, forks, instances, monitors."""
+    wires, assigns, fifos, forks, monitored = [], [], [], [], []
+    in_ports = [_port(graph, t) for t in graph.inputs]
+    out_ports = [_port(graph, t) for t in graph.outputs]
+    consumers: dict[str, list[str]] = {t: [] for t in graph.tensors}
+    for s in stages:
+        for _, t, d in s.ports:
+            if d == "in":
+                consumers[t].append(s.node)
+    producer = {t: s.node for s in stages for _, t, d in s.ports if d == "out"}
+    for t in graph.tensors:
+        w = fixed(graph.tensors[t].type).width
+        if t not in producer and t not in graph.inputs:
+            continue
+        src = _wire(t, "p")
+        wires.append({"name": src, "w": w})
+        if t in graph.inputs:
+            assigns += [f"{src}_data = {t}_data", f"{src}_valid = {t}_valid", f"{t}_ready = {src}_ready"]
+        else:
+            monitored.append({"name": src, "tensor": t})
+        dsts = [_wire(t, f"c{i}") for i in range(len(consumers[t]))]
+        if t in graph.outputs:
+            dsts.append(_wire(t, "out"))
+        if not dsts:
+            raise UserError(f"tensor {t} is produced but never used; remove it from the graph")
+        branch = [src]
+        if len(dsts) > 1:
+            branch = [_wire(t, f"f{i}") for i in range(len(dsts))]
+            wires += [{"name": b, "w": w} for b in branch]
+            forks.append({"name": f"fork_{t}", "w": w, "n": len(dsts), "src": src, "dsts": branch})
+        depth = _fifo_depth(graph, t)
+        for i, (b, d) in enumerate(zip(branch, dsts)):
+            wires.append({"name": d, "w": w})
+            fifos.append({"name": f"fifo_{t}" + (f"_{i}" if len(dsts) > 1 else ""), "w": w,
+                          "depth": depth, "src": b, "dst": d})
+        if t in graph.outputs:
+            o = _wire(t, "out")
+            assigns += [f"{t}_data = {o}_data", f"{t}_valid = {o}_valid", f"{o}_ready = {t}_ready"]
+    inst = []
+    used = {t: 0 for t in graph.tensors}
+    for s in stages:
+        ports = []
+        for prefix, t, d in s.ports:
+            if d == "out":
+                ports.append((prefix, _wire(t, "p")))
+            else:
+                ports.append((prefix, _wire(t, f"c{used[t]}")))
+                used[t] += 1
+        inst.append({"node": s.node, "module": s.module, "comment": s.comment,
+                     "ties": s.ties, "open_outputs": s.open_outputs,
+                     "params": [(k, vparam(v)) for k, v in s.params.items()], "ports": ports})
+    return {"graph": graph.name, "top": top, "in_ports": in_ports, "out_ports": out_ports,
+            "wires": wires, "assigns": assigns, "fifos": fifos, "forks": forks, "stages": inst,
+            "monitored": monitored}
+
+
+def _port(graph: Graph, t: str) -> dict:
+    ft = fixed(graph.tensors[t].type)
+    return {"name": t, "w": ft.width, "type": str(ft), "signed": ft.signed}
+
+
+def write_rtl(
+    graph: Graph,
+    out_dir: Path,
+    inputs: list[dict[str, np.ndarray]] | None = None,
+    golden: Golden | None = None,
+    runs: int = 2,
+    seed: int = 0,
+    gap: float = 0.3,
+    top: str | None = None,
+) -> Path:
+    """Render the RTL of quantized ``graph`` and its cocotb bench into ``out_dir``.
+
+    ``inputs``: raw input sets, one per inference (default: ``runs`` random sets); ``golden``
+    computes expected raw outputs (default: the reference interpreter, integer mode). The folder
+    is written to a temporary sibling and renamed at the end, so nothing is ever half-written.
+    """
+    graph.validate()
+    top = top or _identifier(graph.name) + "_top"
+    stages = [emit(n, graph) for n in graph.topo_nodes()]
+    rng = np.random.default_rng(seed)
+    inputs = inputs or [random_inputs(graph, rng) for _ in range(runs)]
+    golden = golden or reference_golden
+    tb_runs = []
+    for inp in inputs:
+        outs = golden(graph, inp)
+        tb_runs.append({
+            "inputs": {t: np.asarray(inp[t]).reshape(-1).astype(int).tolist() for t in graph.inputs},
+            "outputs": {t: np.asarray(outs[t]).reshape(-1).astype(int).tolist() for t in graph.outputs},
+        })
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (tmp / "lib").mkdir()
+        for m in LIB_MODULES:
+            shutil.copy(lib_dir() / f"{m}.v", tmp / "lib" / f"{m}.v")
+        for s in stages:
+            for name, words in s.mems.items():
+                write_mem(tmp / name, words, f"{s.node}: {name}")
+        sources = [f"lib/{m}.v" for m in LIB_MODULES]
+        for s in stages:
+            if s.source:  # a module generated for this stage, in a file named after it
+                (tmp / f"{s.module}.v").write_text("// Generated by llm2hls.\n" + s.source)
+                sources.append(f"{s.module}.v")
+        (tmp / f"{top}.v").write_text(render("top.v.j2", **build_top(graph, top, stages)))
+        sources.append(f"{top}.v")
+        (tmp / "tb_data.json").write_text(json.dumps({"graph": graph.name, "runs": tb_runs}) + "\n")
+        work = sum(s.work for s in stages) * max(1, len(tb_runs))
+        stage_of = {t: s.node for s in stages for _, t, d in s.ports if d == "out"}
+        (tmp / f"test_{top}.py").write_text(render(
+            "test_top.py.j2", top=top, graph=graph.name, runs=len(tb_runs), seed=seed, gap=gap,
+            inputs=repr({t: _wt(graph, t) for t in graph.inputs}),
+            outputs=repr({t: _wt(graph, t) for t in graph.outputs}),
+            stage_of=repr(stage_of), max_cycles=int(work / (1 - gap) * 4) + 2000,
+        ))
+        (tmp / "rtl.json").write_text(json.dumps(
+            {"top": top, "graph": graph.name, "sources": sources, "test_module": f"test_{top}",
+             "stages": [{"node": s.node, "module": s.module} for s in stages]}, indent=1) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out_dir
+
+
+def _wt(graph: Graph, t: str) -> tuple[int, bool]:
+    ft: FixedType = fixed(graph.tensors[t].type)
+    return (ft.width, ft.signed)
+
+
+def _identifier(name: str) -> str:
+    clean = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "model"
+    return clean if not clean[0].isdigit() else "m_" + clean

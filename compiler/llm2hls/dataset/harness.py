@@ -1,0 +1,103 @@
+"""Build a base design (optionally with mutated files) and run its harness vectors in a sandbox."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .base import BaseDesign
+from .toolchain import CXXFLAGS, Builder, run_limited
+
+RUN_TIMEOUT = 4.0
+RUN_MEM = None  # sanitised runs are bounded by ASan's hard_rss_limit_mb (see toolchain)
+
+_SAN = re.compile(r"(ERROR: AddressSanitizer: [^\n]*|runtime error: [^\n]*|ERROR: LeakSanitizer[^\n]*)")
+
+
+@dataclass
+class Outcome:
+    """Result of building and running a design on its vectors."""
+
+    status: str  # pass | compile_error | sanitizer | timeout | crash | mismatch | underflow
+    detail: str = ""
+    vector: int | None = None  # index of the vector that failed
+    vectors_run: int = 0
+    log: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"status": self.status, "detail": self.detail, "vector": self.vector,
+                "vectors_run": self.vectors_run}
+
+
+def _classify(rc: int | None, timed_out: bool, out: str, err: str) -> tuple[str, str]:
+    if timed_out:
+        return "timeout", f"killed after {RUN_TIMEOUT:g} s without finishing"
+    m = _SAN.search(err)
+    if m:
+        return "sanitizer", m.group(1).strip()
+    if "is read while empty" in err:
+        line = next(l for l in err.splitlines() if "is read while empty" in l)
+        return "underflow", line.strip()  # blocks forever in hardware
+    if rc == 1 and "MISMATCH" in out:
+        return "mismatch", "; ".join(l for l in out.splitlines() if l.startswith("MISMATCH"))[:500]
+    if rc == 0 and "PASS" in out:
+        return "pass", ""
+    return "crash", f"exit code {rc}: {(err or out).strip()[-300:]}"
+
+
+def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] | None = None,
+               vectors: list[int] | None = None, workdir: Path | None = None) -> Outcome:
+    """Build ``design`` with ``overrides`` in a private temp dir and run the selected vectors.
+
+    Stops at the first failing vector. The temp dir is removed afterwards whatever happens.
+    """
+    overrides = overrides or {}
+    tmp = Path(tempfile.mkdtemp(prefix="mut-", dir=workdir))
+    try:
+        design.write(tmp, overrides)
+        incs = [tmp / d for d in design.include_dirs]
+        headers = "".join(design.files[k] for k in sorted(design.files) if not k.endswith(".cpp"))
+        objs = []
+        for src in design.sources:
+            text = overrides.get(src, design.files[src])
+            key = hashlib.sha1((text + headers + src + " ".join(CXXFLAGS)).encode()).hexdigest()[:16]
+            cached = builder.cache / "obj" / f"{key}.o"
+            if not cached.exists():
+                obj = tmp / (Path(src).stem + ".o")
+                r = builder.compile(tmp / src, obj, incs)
+                if r.returncode != 0:
+                    msg = "compile timed out" if r.timed_out else _first_error(r.stderr)
+                    return Outcome("compile_error", msg)
+                if src not in design.mutable:  # harness objects are shared across mutants
+                    cached.parent.mkdir(exist_ok=True)
+                    tmp_obj = cached.with_suffix(f".{tmp.name}.tmp")
+                    shutil.copy(obj, tmp_obj)
+                    tmp_obj.rename(cached)
+                objs.append(obj)
+            else:
+                objs.append(cached)
+        exe = tmp / "tb_bin"
+        r = builder.link(objs, exe)
+        if r.returncode != 0:
+            return Outcome("compile_error", _first_error(r.stderr))
+        idx = list(range(len(design.vectors))) if vectors is None else vectors
+        for n, i in enumerate(idx):
+            vin, vgold = design.vectors[i]
+            r = run_limited([str(exe), str(tmp / vin), str(tmp / vgold)], tmp, RUN_TIMEOUT, RUN_MEM)
+            status, detail = _classify(r.returncode, r.timed_out, r.stdout, r.stderr)
+            if status != "pass":
+                return Outcome(status, detail, i, n + 1)
+        return Outcome("pass", "", None, len(idx))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _first_error(stderr: str) -> str:
+    for line in stderr.splitlines():
+        if "error" in line:
+            return re.sub(r"^/\S*/mut-[^/]+/", "", line.strip())[:400]
+    return stderr.strip()[-400:]

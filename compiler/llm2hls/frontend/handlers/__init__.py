@@ -1,0 +1,6 @@
+"""ATen op handlers, one registration per op (see :func:`llm2hls.frontend.lower.register_lowering`).
+
+Importing this package fills the lowering table.
+"""
+
+from . import attention, movement, nn, pointwise  # noqa: F401

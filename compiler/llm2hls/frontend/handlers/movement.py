@@ -1,0 +1,81 @@
+"""Data movement and no-op ops on activations.
+
+Movement ops (view, transpose, split, cat, slice, ...) are executed on the index tensors of an
+activation view, so they cost nothing until a compute stage needs another channel order. No-ops
+(eval-mode dropout, aliases, dtype casts, asserts) return their input unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..lower import Lowerer, call_bound, register_lowering
+from ..values import Act, Pointwise, Probs, Scores, rewrap
+
+aten = torch.ops.aten
+
+MOVEMENT_OPS = (
+    aten.view, aten._unsafe_view, aten.reshape, aten.transpose, aten.permute, aten.t,
+    aten.unsqueeze, aten.squeeze, aten.split, aten.split_with_sizes, aten.chunk, aten.unbind,
+    aten.slice, aten.select, aten.narrow, aten.expand, aten.flatten, aten.unflatten, aten.movedim,
+    aten.repeat, aten.repeat_interleave, aten.index, aten.cat, aten.stack, aten.contiguous,
+    aten.clone, aten.alias, aten.detach, aten.lift_fresh_copy, aten.expand_as, aten.view_as,
+    aten.reshape_as, aten.swapaxes, aten.index_select,
+)
+
+
+def _substitute(v: Any, field: int) -> Any:
+    if isinstance(v, Act):
+        return v.fields()[field]
+    if isinstance(v, (list, tuple)):
+        return type(v)(_substitute(x, field) for x in v)
+    return v
+
+
+def _as_acts(lw: Lowerer, v: Any) -> Any:
+    if isinstance(v, (Pointwise, Scores, Probs)):
+        return lw.as_act(v)
+    if isinstance(v, (list, tuple)):
+        return type(v)(_as_acts(lw, x) for x in v)
+    return v
+
+
+@register_lowering(*MOVEMENT_OPS)
+def movement(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
+    """Apply the op itself to the (source, token, channel, sign) index tensors of the view."""
+    if node.target in (aten.cat.default, aten.stack.default):
+        tensors = kw["tensors"]
+        if not all(isinstance(t, (Act, Pointwise)) for t in tensors):
+            raise lw.unsupported("concatenating activations with constants is not streamable")
+    kw = {k: _as_acts(lw, v) for k, v in kw.items()}
+    results = [call_bound(node.target, {k: _substitute(v, f) for k, v in kw.items()}) for f in range(4)]
+    return rewrap(results)
+
+
+NOOP_OPS = (
+    aten.dropout, aten.feature_dropout, aten.alpha_dropout, aten.to, aten._to_copy, aten.type_as,
+    aten._assert_tensor_metadata, aten._assert_async, aten._assert_scalar,
+    aten.sym_constrain_range_for_size, aten._functional_assert_async,
+)
+
+
+@register_lowering(*NOOP_OPS)
+def noop(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
+    """Inference no-ops: eval dropout, dtype/device casts, metadata asserts."""
+    if node.target in (aten.dropout.default, aten.feature_dropout.default, aten.alpha_dropout.default):
+        if kw.get("train") and kw.get("p"):
+            raise lw.unsupported("dropout in training mode; call model.eval() before compiling")
+    dtype = kw.get("dtype")
+    if isinstance(dtype, torch.dtype) and not dtype.is_floating_point:
+        raise lw.unsupported(f"casting activations to {dtype} is not supported")
+    first = next(iter(kw.values()))
+    return first if isinstance(first, (Act, Pointwise, Scores, Probs)) else None
+
+
+@register_lowering(aten.native_dropout)
+def native_dropout(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
+    if kw.get("train"):
+        raise lw.unsupported("dropout in training mode; call model.eval() before compiling")
+    return (kw["input"], None)
