@@ -23,13 +23,16 @@ def act(frac: int, rounding: str = "RND", overflow: str = "SAT", width: int = A)
 
 
 def add_param(node: Node, key: str, data: np.ndarray, t: FixedType) -> None:
+    """A ``q_`` param with its recorded type, and its float twin (real values) as a real graph has."""
     node.params[key] = Param(np.asarray(data, dtype=np.int64))
+    node.params[key[2:]] = Param(np.asarray(data, dtype=np.float64) * t.lsb)
     node.attrs.setdefault("param_types", {})[key] = t.to_json()
     node.attrs.setdefault("param_bits", {})[key] = t.width
 
 
 def linear_node(g: Graph, rng, name, x, y, k, n, lanes, wb=8, mb=12, fm=14, bias=True) -> Node:
-    node = g.add_node(Node(name, "linear", [x], [y], {}, lanes=lanes, source=f"model.{name}"))
+    node = g.add_node(Node(name, "linear", [x], [y], {"y_type": g.tensors[y].type.dtype.to_json()},
+                           lanes=lanes, source=f"model.{name}"))
     lim = 2 ** (wb - 1) - 1
     add_param(node, "q_weight", rng.integers(-lim, lim + 1, size=(n, k)), FixedType(wb, 0, True, "TRN", "WRAP"))
     add_param(node, "q_scale", rng.integers(1, 2**mb, size=n), FixedType(mb, fm, False, "TRN", "WRAP"))

@@ -29,10 +29,12 @@ def main() -> None:
 
 def _register() -> None:
     from .compile import compile_cmd
+    from .dataset import dataset_group
     from .doctor import doctor_cmd
     from .simulate import simulate_cmd
 
     main.add_command(compile_cmd)
+    main.add_command(dataset_group)
     main.add_command(simulate_cmd)
     main.add_command(doctor_cmd)
 

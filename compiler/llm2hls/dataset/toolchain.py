@@ -90,7 +90,7 @@ class Builder:
     """Compiles harnesses with a shared precompiled header under ``cache_dir``."""
 
     def __init__(self, cache_dir: Path) -> None:
-        self.cache = Path(cache_dir)
+        self.cache = Path(cache_dir).resolve()
         self.cache.mkdir(parents=True, exist_ok=True)
         self._pch_dir = self._build_pch()
 

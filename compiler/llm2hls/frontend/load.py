@@ -7,6 +7,7 @@ naming the file and what is wrong with it.
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -124,8 +125,16 @@ def _load_hf_folder(path: Path, name: str) -> LoadedModel:
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
     try:
+        model_type = json.loads(config_file.read_text()).get("model_type")
+    except (ValueError, AttributeError) as e:
+        raise UserError(f"{config_file}: not a valid JSON config ({_first_line(e)})") from None
+    try:
         config = AutoConfig.from_pretrained(str(path))
     except Exception as e:  # noqa: BLE001
+        if model_type and "model type" in str(e):
+            raise UserError(
+                f"{config_file}: unknown model type '{model_type}' (transformers does not know this architecture)"
+            ) from None
         raise UserError(f"{config_file}: cannot read the model config ({_first_line(e)})") from None
     archs = list(getattr(config, "architectures", None) or [])
     causal = any(a.endswith(CAUSAL_ARCH_SUFFIXES) for a in archs)

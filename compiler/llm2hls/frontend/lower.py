@@ -267,7 +267,8 @@ class Lowerer:
                 user_i += 1
                 self.env[node] = self._user_input(node, spec, example)
             else:
-                self.env[node] = state[spec.target]
+                value = state[spec.target]
+                self.env[node] = value.detach() if isinstance(value, torch.Tensor) else value
         for node in self.ep.graph.nodes:
             self.node = node
             if node.op == "call_function":

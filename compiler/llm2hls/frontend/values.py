@@ -152,7 +152,21 @@ class Probs:
         return self.scores.shape
 
 
-Symbolic = (Act, Pointwise, Scores, Probs)
+@dataclass(eq=False)
+class RowStat:
+    """``mean(x**2, dim=-1, keepdim=True) + eps`` of activation ``base``, or (``inverse``) its
+    ``rsqrt``: the pieces of a written-out RMSNorm, kept symbolic until ``x * rsqrt(...)``."""
+
+    base: Act
+    eps: float = 0.0
+    inverse: bool = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.base.shape[:-1]) + (1,)
+
+
+Symbolic = (Act, Pointwise, Scores, Probs, RowStat)
 
 
 def is_symbolic(v: Any) -> bool:

@@ -6,28 +6,193 @@ params: ``weight`` ``[N, K]`` (PyTorch layout; GPT-2 Conv1D weights are transpos
 attrs: ``act`` (None or a name in :data:`llm2hls.ops.functions.FUNCTIONS`), fused by the
 ``fuse_activation`` pass; ``residual`` (bool): a second input is added after the activation,
 fused by ``fuse_residual``.
+
+Integer semantics (docs/numerics.md): per-output-channel symmetric weights ``q_weight``, an exact
+accumulator, a per-channel unsigned multiplier ``q_scale`` (frac ``Fm``) and ``q_bias`` (frac
+``Fx + Fm``); ``y = convert(acc * q_scale + q_bias, Fx + Fm, y_type)``. A fused activation and a
+fused residual add then compute exactly what the unfused ``act`` and ``eltwise`` stages compute.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .base import OpKind, register
+from ..errors import UserError
+from ..ir.types import FixedType, int_type
+from ..numerics import convert, exact_matmul
+from .base import Cost, OpKind, param_bytes, register
+from .eltwise import binary_int
 from .functions import FUNCTIONS
+from .qcommon import (
+    add_qparam, attr_type, bram18, ceil_log2, dsp_per_mul, dtype, fixed, int_bits_for, param_type,
+    port, set_type,
+)
+
+MAX_RAW_BITS = 62
+"""Every intermediate of the integer reference must fit int64 with margin (numerics.py)."""
+
+
+def affine_float(node, x: np.ndarray) -> np.ndarray:
+    """``x @ W.T + b`` in float64: the pre-activation, shared by run_float and calibration."""
+    y = np.asarray(x, dtype=np.float64) @ node.param("weight").astype(np.float64).T
+    if "bias" in node.params:
+        y = y + node.param("bias")
+    return y
+
+
+def quantize_weight(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output-channel symmetric quantization: ``(q [N, K] int64, scale [N] float64)``.
+
+    ``s_n = max|W[n, :]| / (2^(bits-1) - 1)``, ``q = clip(round_half_up(W / s_n), -qmax, qmax)``;
+    an all-zero row gets ``s_n = 1`` (and ``q = 0``).
+    """
+    qmax = (1 << (bits - 1)) - 1
+    w = np.asarray(w, dtype=np.float64)
+    s = np.abs(w).max(axis=1) / qmax
+    s = np.where(s > 0, s, 1.0)
+    q = np.clip(np.floor(w / s[:, None] + 0.5), -qmax, qmax).astype(np.int64)
+    return q, s
+
+
+def scale_frac(max_scale: float, bits: int) -> int:
+    """Largest ``Fm`` with ``max_scale * 2^Fm <= 2^bits - 1`` (so every multiplier fits ``bits``)."""
+    return math.floor(math.log2(((1 << bits) - 1) / max_scale))
 
 
 @register
 class Linear(OpKind):
     name = "linear"
     hls_template = "linear.j2"
+    parallel = True  # the parallelize pass gives this kind lanes (output channels per cycle)
+    latency_tokens = 1  # reads a whole input row before writing (fifo pass)
 
     def run_float(self, node, inputs):
-        x = np.asarray(inputs[0], dtype=np.float64)
-        y = x @ node.param("weight").astype(np.float64).T
-        if "bias" in node.params:
-            y = y + node.param("bias")
+        y = affine_float(node, inputs[0])
         if node.attrs.get("act"):
             y = FUNCTIONS[node.attrs["act"]](y)
         if node.attrs.get("residual"):
             y = y + inputs[1]
         return [y]
+
+    # ---- quantization ----------------------------------------------------------------------
+    def quantize(self, node, graph, config):
+        from .activation import attach_params, quantize_act
+
+        x_t = fixed(graph, node.inputs[0])
+        w = node.param("weight")
+        n_out, k_in = w.shape
+        q_w, s = quantize_weight(w, config.weight_bits)
+        w_t = int_type(config.weight_bits)
+        fm = scale_frac(float(s.max()), config.scale_bits)
+        q_scale = np.floor(s * 2.0**fm + 0.5).astype(np.int64)
+        scale_t = FixedType(config.scale_bits, fm, signed=False, rounding="TRN", overflow="WRAP")
+        add_qparam(node, "q_weight", q_w, w_t)
+        add_qparam(node, "q_scale", q_scale, scale_t)
+
+        # Exact accumulator: |x| <= 2^(A-1), |w| <= 2^(wb-1) - 1, K terms.
+        acc_bits = x_t.width + config.weight_bits - 1 + ceil_log2(k_in)
+        prod_frac = x_t.frac + fm
+        prod_bits = acc_bits + config.scale_bits + 1  # signed acc x unsigned scale
+        sum_bits = prod_bits
+        if "bias" in node.params:
+            q_bias = np.floor(node.param("bias").astype(np.float64) * 2.0**prod_frac + 0.5)
+            q_bias = q_bias.astype(np.int64)
+            bias_t = FixedType(int_bits_for(int(np.abs(q_bias).max(initial=0))), prod_frac,
+                               rounding="TRN", overflow="WRAP")
+            add_qparam(node, "q_bias", q_bias, bias_t)
+            sum_bits = max(prod_bits, bias_t.width) + 1
+        if sum_bits > MAX_RAW_BITS:
+            raise UserError(
+                f"linear {node.name}: requantization needs {sum_bits} bits (> {MAX_RAW_BITS}); "
+                f"lower --weight-bits or the scale bits"
+            )
+        node.attrs["acc_type"] = FixedType(acc_bits, x_t.frac, True, "TRN", "WRAP").to_json()
+        node.attrs["sum_bits"] = sum_bits
+
+        # The requantized affine output: the type the unfused linear's output would get.
+        z = [affine_float(node, x) for x in config.calib_values(node.inputs[0])]
+        y_t = config.act_type(_max_abs(z))
+        node.attrs["y_type"] = y_t.to_json()
+        out_t = y_t
+        if node.attrs.get("act"):
+            fn = node.attrs["act"]
+            a = [FUNCTIONS[fn](v) for v in z]
+            out_t, params, attrs = quantize_act(fn, y_t, _max_abs(a), config)
+            attach_params(node, params, attrs)
+            node.attrs["act_type"] = out_t.to_json()
+            z = a
+        if node.attrs.get("residual"):
+            r = config.calib_values(node.inputs[1])
+            out_t = config.act_type(_max_abs([v + rv for v, rv in zip(z, r)]))
+        set_type(graph, node.outputs[0], out_t)
+
+    def run_int(self, node, inputs, graph):
+        from .activation import act_int
+
+        x_t = fixed(graph, node.inputs[0])
+        scale_t = param_type(node, "q_scale")
+        acc = exact_matmul(inputs[0], node.param("q_weight").T)
+        y = acc * node.param("q_scale")
+        if "q_bias" in node.params:
+            y = y + node.param("q_bias")
+        y_t = attr_type(node, "y_type")
+        out = convert(y, x_t.frac + scale_t.frac, y_t)
+        cur_t = y_t
+        if node.attrs.get("act"):
+            cur_t = attr_type(node, "act_type")
+            out = act_int(node.attrs["act"], out, y_t, cur_t, node.params, node.attrs)
+        if node.attrs.get("residual"):
+            out = binary_int("add", out, cur_t, inputs[1], fixed(graph, node.inputs[1]),
+                             fixed(graph, node.outputs[0]))
+        return [out]
+
+    # ---- cost ------------------------------------------------------------------------------
+    def cost(self, node, graph):
+        n_out, k_in = node.param("weight").shape
+        seq = graph.tensors[node.inputs[0]].type.shape[0]
+        lanes = max(1, node.lanes)
+        groups = -(-n_out // lanes)
+        wb = node.attrs.get("param_bits", {}).get("q_weight", 32)
+        ab = getattr(dtype(graph, node.inputs[0]), "width", 32)
+        requant = dsp_per_mul(node.attrs.get("sum_bits", 32) - 16, 16) if "q_scale" in node.params else 0
+        return Cost(
+            macs=seq * n_out * k_in,
+            param_bytes=param_bytes(node),
+            # per token: read the row (K), then per lane group a K-cycle dot product and L writes
+            cycles=seq * (k_in + groups * (k_in + lanes)),
+            ii=1,
+            dsp=lanes * dsp_per_mul(ab, wb) + requant,
+            bram18=bram18(groups * k_in * wb, lanes) + bram18(k_in * ab),
+            lut=lanes * 40,
+        )
+
+    # ---- HLS -------------------------------------------------------------------------------
+    def hls_context(self, node, graph):
+        n_out, k_in = node.param("weight").shape
+        quantized = "q_weight" in node.params
+        ctx = {
+            "N": n_out,
+            "K": k_in,
+            "lanes": max(1, node.lanes),
+            "quantized": quantized,
+            "has_bias": "bias" in node.params,
+            "act": node.attrs.get("act"),
+            "residual": bool(node.attrs.get("residual")),
+        }
+        if quantized:
+            ctx["acc_ctype"] = attr_type(node, "acc_type").c_type()
+            ctx["y_ctype"] = attr_type(node, "y_type").c_type()
+            if node.attrs.get("act"):
+                ctx["act_ctype"] = attr_type(node, "act_type").c_type()
+                ctx["act_table"] = node.attrs["act_table"]
+        else:
+            ctx["acc_ctype"] = ctx["y_ctype"] = ctx["act_ctype"] = "float"
+        if ctx["residual"]:
+            ctx["res"] = port(graph, node.inputs[1])
+        return ctx
+
+
+def _max_abs(values: list[np.ndarray]) -> float:
+    return max(float(np.abs(v).max(initial=0.0)) for v in values)

@@ -9,7 +9,8 @@ arrays are shared, they are never written in place):
 * :func:`fold_constants` — fold the constant operands left in the graph: chains of ``eltwise``
   with constants (``(x + a) + b -> x + (a + b)``, ``(x * a) * b -> x * (a * b)``) and identities
   (``x + 0``, ``x * 1``). Whole constant subgraphs never reach the IR: the frontend evaluates them
-  while lowering, so every stage has at least one stream input.
+  while lowering, so every stage has at least one stream input;
+* :func:`fold_norm_gain` — ``gain * norm(x)`` with a constant per-channel gain -> one norm stage.
 """
 
 from __future__ import annotations
@@ -183,7 +184,39 @@ def fold_constants(graph: Graph) -> tuple[Graph, bool]:
     return g, changed
 
 
-PASSES: tuple[Pass, ...] = (eliminate_dead_nodes, remove_identity_routes, merge_routes, fold_constants)
+def fold_norm_gain(graph: Graph) -> tuple[Graph, bool]:
+    """``layernorm`` followed only by ``eltwise mul`` with a per-channel constant (the RMSNorm
+    gain ``weight * norm(x)``) becomes one ``layernorm`` whose weight (and bias) absorb it."""
+    g = clone(graph)
+    changed = False
+    users = _consumers(g)
+    for n in list(g.nodes.values()):
+        if n.op != "layernorm" or n.outputs[0] in g.outputs:
+            continue
+        nxt = users.get(n.outputs[0], [])
+        if len(nxt) != 1 or not _is_const_eltwise(nxt[0]) or nxt[0].attrs["fn"] != "mul":
+            continue
+        gain = nxt[0].param("const").astype(np.float64)
+        if gain.ndim > 1:
+            continue
+        channels = g.tensors[n.outputs[0]].type.shape[-1]
+        weight = n.param("weight").astype(np.float64) if "weight" in n.params else np.ones(channels)
+        n.params["weight"] = Param((weight * gain).astype(np.float32))
+        if "bias" in n.params:
+            n.params["bias"] = Param((n.param("bias").astype(np.float64) * gain).astype(np.float32))
+        mul = nxt[0]
+        out = mul.outputs[0]
+        _drop_node(g, mul)
+        g.tensors.pop(n.outputs[0])
+        n.outputs = [out]
+        users = _consumers(g)
+        changed = True
+    return g, changed
+
+
+PASSES: tuple[Pass, ...] = (
+    eliminate_dead_nodes, remove_identity_routes, merge_routes, fold_constants, fold_norm_gain,
+)
 
 
 def canonicalize(graph: Graph, passes: tuple[Pass, ...] = PASSES, max_rounds: int = 50) -> Graph:

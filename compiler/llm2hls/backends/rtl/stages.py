@@ -89,6 +89,9 @@ def emit_linear(node: Node, graph: Graph) -> Stage:
         )
     x_t = fixed(graph.tensors[node.inputs[0]].type)
     y_t = fixed(graph.tensors[node.outputs[0]].type)
+    if "y_type" in node.attrs and numtype_from_json(node.attrs["y_type"]) != y_t:
+        raise UserError(f"node {node.name} (linear): attrs['y_type'] differs from its output type "
+                        "without a fused act/residual; re-run the quantize pass")
     w = np.asarray(node.param("q_weight"), dtype=np.int64)
     n, k = w.shape
     lanes = max(1, min(int(node.lanes), n))

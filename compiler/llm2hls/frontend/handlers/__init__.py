@@ -3,4 +3,4 @@
 Importing this package fills the lowering table.
 """
 
-from . import attention, movement, nn, pointwise  # noqa: F401
+from . import attention, movement, nn, norm, pointwise  # noqa: F401

@@ -25,7 +25,7 @@ def _const(lw: Lowerer, v: Any, what: str) -> torch.Tensor:
     return torch.as_tensor(v)
 
 
-def _channels_last(lw: Lowerer, x: Any, features: int, what: str) -> tuple[str, int | None, tuple[int, ...]]:
+def channels_last(lw: Lowerer, x: Any, features: int, what: str) -> tuple[str, int | None, tuple[int, ...]]:
     """Materialize ``x`` so that its stream channels are exactly its last axis."""
     act = lw.as_act(x)
     axis = lw.token_axis(act)
@@ -43,7 +43,7 @@ def linear_stage(lw: Lowerer, x: Any, weight: torch.Tensor, bias: torch.Tensor |
     if weight.dim() != 2:
         raise lw.unsupported(f"linear weight of shape {list(weight.shape)} is not 2-D")
     n, k = weight.shape
-    name, axis, shape = _channels_last(lw, x, k, "linear")
+    name, axis, shape = channels_last(lw, x, k, "linear")
     params = {"weight": to_param(weight)}
     if bias is not None:
         b = torch.as_tensor(bias)
@@ -89,7 +89,7 @@ def _norm(lw: Lowerer, x: Any, shape: list[int], weight: Any, bias: Any, eps: fl
     act = lw.as_act(x)
     if len(shape) != 1 or shape[0] != act.shape[-1]:
         raise lw.unsupported(f"normalization over {list(shape)} (only the last axis is supported)")
-    name, axis, ashape = _channels_last(lw, act, shape[0], f"{kind} norm")
+    name, axis, ashape = channels_last(lw, act, shape[0], f"{kind} norm")
     params = {}
     if weight is not None:
         params["weight"] = to_param(_const(lw, weight, "norm weight").reshape(-1))

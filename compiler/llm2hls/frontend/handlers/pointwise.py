@@ -18,7 +18,7 @@ import torch
 
 from ...ops.functions import FUNCTIONS
 from ..lower import Lowerer, register_lowering
-from ..values import Act, Expr, Pointwise, Scores, is_symbolic, scalar_of
+from ..values import Act, Expr, Pointwise, RowStat, Scores, is_symbolic, scalar_of
 
 aten = torch.ops.aten
 
@@ -93,6 +93,25 @@ def _operand(v: Any) -> tuple[Act, Expr, dict]:
     return v.base, v.expr, v.origins
 
 
+def _relation(a: Act, b: Act) -> str | None:
+    """``"same"`` if two views hold the same elements, ``"neg"`` if ``b == -a``, else None."""
+    if a is b:
+        return "same"
+    if a.shape != b.shape or not all(bool(torch.equal(x, y)) for x, y in zip(a.fields()[:3], b.fields()[:3])):
+        return None
+    if torch.equal(a.sign, b.sign):
+        return "same"
+    return "neg" if torch.equal(a.sign, -b.sign) else None
+
+
+def _substitute_x(e: Expr, replacement: Expr) -> Expr:
+    if e == X:
+        return replacement
+    if e[0] == "c":
+        return e
+    return (e[0],) + tuple(_substitute_x(c, replacement) for c in e[1:])
+
+
 def make_pointwise(node: torch.fx.Node, base: Act, expr: Expr, *origin_maps: dict) -> Pointwise:
     pw = Pointwise(base, expr, node)
     for m in origin_maps:
@@ -115,6 +134,10 @@ def binary(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
         a, b, fn = kw["other"], kw["self"], "sub"
     if alpha is not None and alpha != 1:
         b = _scaled(lw, node, b, alpha)
+    if isinstance(a, RowStat) or isinstance(b, RowStat):
+        from .norm import rowstat_binary
+
+        return rowstat_binary(lw, node, fn, a, b)
     if isinstance(a, Scores) or isinstance(b, Scores):
         from .attention import scores_binary
 
@@ -134,7 +157,10 @@ def elementwise(lw: Lowerer, node: torch.fx.Node, fn: str, a: Any, b: Any) -> An
     if sym_a and sym_b:
         base_a, ea, oa = _operand(a)
         base_b, eb, ob = _operand(b)
-        if base_a is base_b:
+        relation = _relation(base_a, base_b)
+        if relation is not None:
+            if relation == "neg":
+                eb = _substitute_x(eb, ("neg", X))
             return make_pointwise(node, base_a, (fn, ea, eb), oa, ob)
         if fn in ("div", "pow"):
             raise lw.unsupported(f"{fn} between two different activations is not supported")
@@ -197,6 +223,10 @@ def _eltwise_const(lw: Lowerer, fn: str, sym: Any, const: torch.Tensor, const_fi
 def _unary(lw: Lowerer, node: torch.fx.Node, fn: str, v: Any) -> Any:
     if isinstance(v, Scores):
         raise lw.unsupported("elementwise functions of attention scores are not supported")
+    if isinstance(v, RowStat):
+        from .norm import rowstat_unary
+
+        return rowstat_unary(lw, fn, v)
     base, e, origins = _operand(v)
     return make_pointwise(node, base, (fn, e), origins)
 

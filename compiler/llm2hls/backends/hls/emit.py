@@ -1,0 +1,256 @@
+"""Emit a Vitis HLS project from a (quantized, forked, FIFO-sized) IR graph.
+
+Layout (docs/architecture.md, "HLS backend conventions")::
+
+    src/<top>.cpp  src/<top>.h  src/llm2hls_numerics.h  src/llm2hls_nonlinear.h
+    weights/<node>.h            one per stage with params (raw integers)
+    tb/tb_<top>.cpp  tb/<tensor>.txt   testbench, inputs and golden outputs (raw integers)
+    vitis/hls_config.cfg  vitis/run_hls.tcl  README.md
+
+Every stage is rendered from ``templates/hls/ops/<kind>.j2`` with the common variables ``node``,
+``fn``, ``ins``, ``outs``, ``S``, ``quantized`` plus the kind's ``hls_context``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from ...errors import UserError
+from ...ir.graph import Graph, Node
+from ...ir.types import FixedType, FloatType
+from ...ops import op_kind
+from ...ops.qcommon import port, storage_ctype
+
+HEADERS = ("llm2hls_numerics.h", "llm2hls_nonlinear.h")
+"""Helper headers copied from templates/hls into src/."""
+
+DEFAULT_PART = "xcu250-figd2104-2L-e"
+DEFAULT_CLOCK_NS = 4.0
+
+
+@dataclass
+class HlsProject:
+    """What was written: the folder and the names a simulator or report needs."""
+
+    root: Path
+    top: str
+    kernel_sources: list[Path] = field(default_factory=list)
+    tb_source: Path | None = None
+    quantized: bool = True
+
+
+def template_dir() -> Any:
+    """``templates/hls`` of the installed package (a Traversable)."""
+    return importlib.resources.files("llm2hls.templates") / "hls"
+
+
+def template_env() -> jinja2.Environment:
+    """The Jinja environment over templates/hls (strict: unknown variables are errors)."""
+    root = template_dir()
+
+    def load(name: str) -> str:
+        return (root / name).read_text()
+
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(load),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+        autoescape=False,
+    )
+
+
+def c_identifier_top(name: str) -> str:
+    clean = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "model"
+    return clean if not clean[0].isdigit() else "m_" + clean
+
+
+def emit_project(
+    graph: Graph,
+    out_dir: Path,
+    test_inputs: dict[str, np.ndarray],
+    golden: dict[str, np.ndarray],
+    top: str | None = None,
+    part: str = DEFAULT_PART,
+    clock_ns: float = DEFAULT_CLOCK_NS,
+    tolerance: float = 0.0,
+    extra: dict[str, Any] | None = None,
+) -> HlsProject:
+    """Write the HLS project of ``graph`` into ``out_dir`` (created; must be empty or missing).
+
+    ``test_inputs``/``golden`` are the testbench data by graph input/output name: raw integers in
+    integer mode, floats in float mode (then compared with ``tolerance``, relative to the max).
+    """
+    check_hls_graph(graph)
+    quantized = all(t.type.dtype.is_fixed for t in graph.tensors.values())
+    top = c_identifier_top(top or graph.name)
+    env = template_env()
+    out_dir = Path(out_dir)
+    for sub in ("src", "weights", "tb", "vitis"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+
+    stages = [render_stage(env, graph, node, quantized) for node in graph.topo_nodes()]
+    weights = [n for n in graph.topo_nodes() if emitted_params(n, quantized)]
+    for node in weights:
+        (out_dir / "weights" / f"{node.name}.h").write_text(render_weights(env, node, quantized))
+    io = {
+        "inputs": [_io_port(graph, t) for t in graph.inputs],
+        "outputs": [_io_port(graph, t) for t in graph.outputs],
+    }
+    streams = [
+        {**port(graph, t), "depth": graph.tensors[t].meta.get("fifo_depth", 2)}
+        for n in graph.topo_nodes() for t in n.outputs if t not in graph.outputs
+    ]
+    calls = [
+        {"fn": n.name, "op": n.op, "args": n.inputs + n.outputs, "source": n.source}
+        for n in graph.topo_nodes()
+    ]
+    ctx = {
+        "top": top,
+        "graph": graph,
+        "quantized": quantized,
+        "typedefs": [
+            {"name": f"{name}_t", "ctype": t.type.dtype.c_type(), "doc": _type_doc(t.type)}
+            for name, t in graph.tensors.items()
+        ],
+        "stages": stages,
+        "weight_headers": [f"{n.name}.h" for n in weights],
+        "streams": streams,
+        "calls": calls,
+        "part": part,
+        "clock_ns": clock_ns,
+        "tolerance": tolerance,
+        "num_stages": len(graph.nodes),
+        "quant_desc": _quant_desc(graph),
+        **io,
+        **(extra or {}),
+    }
+    files = {
+        f"src/{top}.h": "top.h.j2",
+        f"src/{top}.cpp": "top.cpp.j2",
+        f"tb/tb_{top}.cpp": "tb.cpp.j2",
+        "vitis/hls_config.cfg": "hls_config.cfg.j2",
+        "vitis/run_hls.tcl": "run_hls.tcl.j2",
+        "README.md": "README.md.j2",
+    }
+    for path, tmpl in files.items():
+        (out_dir / path).write_text(env.get_template(tmpl).render(**ctx))
+    for header in HEADERS:
+        (out_dir / "src" / header).write_text((template_dir() / header).read_text())
+    for name in graph.inputs:
+        write_data(out_dir / "tb" / f"{name}.txt", test_inputs[name], quantized)
+    for name in graph.outputs:
+        write_data(out_dir / "tb" / f"{name}.golden.txt", golden[name], quantized)
+    return HlsProject(
+        root=out_dir,
+        top=top,
+        kernel_sources=[out_dir / "src" / f"{top}.cpp"],
+        tb_source=out_dir / "tb" / f"tb_{top}.cpp",
+        quantized=quantized,
+    )
+
+
+def check_hls_graph(graph: Graph) -> None:
+    """The structural rules of a DATAFLOW region: one producer and one consumer per stream."""
+    graph.validate()
+    for name in graph.tensors:
+        reads = sum(t == name for n in graph.nodes.values() for t in n.inputs)
+        reads += name in graph.outputs
+        if reads > 1:
+            raise RuntimeError(f"stream {name!r} has {reads} readers: run insert_forks first")
+        if reads == 0 and (graph.producer(name) is not None or name in graph.inputs):
+            raise UserError(f"stream {name!r} is never read; the graph keeps a dead output")
+
+
+def render_stage(env: jinja2.Environment, graph: Graph, node: Node, quantized: bool) -> str:
+    """The C++ function of one stage."""
+    kind = op_kind(node.op)
+    if not kind.hls_template:
+        raise UserError(f"op kind {node.op!r} (node {node.name}) has no HLS template")
+    out_shape = graph.tensors[node.outputs[0]].type.shape
+    ctx = {
+        "node": node,
+        "fn": node.name,
+        "ins": [port(graph, t) for t in node.inputs],
+        "outs": [port(graph, t) for t in node.outputs],
+        "S": out_shape[0],
+        "quantized": quantized,
+    }
+    ctx.update(kind.hls_context(node, graph))
+    return env.get_template(f"ops/{kind.hls_template}").render(**ctx).strip() + "\n"
+
+
+def emitted_params(node: Node, quantized: bool) -> list[str]:
+    """Param keys emitted for ``node``: the ``q_`` ones, or in float mode all of them."""
+    return [k for k in node.params if k.startswith("q_") == quantized]
+
+
+def render_weights(env: jinja2.Environment, node: Node, quantized: bool) -> str:
+    """``weights/<node>.h``: one typedef and one raw-integer (or float) array per param."""
+    arrays = []
+    for key in emitted_params(node, quantized):
+        data = np.asarray(node.param(key))
+        data = data.reshape(data.shape or (1,))
+        if quantized:
+            t = FixedType(**{k: v for k, v in node.attrs["param_types"][key].items() if k != "kind"})
+            ctype, store = t.c_type(), storage_ctype(t)
+            doc = f"{t} raw values (value = raw * 2^{-t.frac})" if t.frac else f"{t} integers"
+            body = _c_array(data.astype(np.int64), lambda v: str(int(v)))
+        else:
+            ctype, store, doc = "float", "float", "float values"
+            body = _c_array(data.astype(np.float32), lambda v: repr(float(v)) + "f")
+        arrays.append({
+            "key": key, "name": f"{node.name}_{key}", "ctype": ctype, "store": store,
+            "dims": "".join(f"[{d}]" for d in data.shape), "doc": doc, "body": body,
+        })
+    return env.get_template("weights.h.j2").render(node=node, arrays=arrays)
+
+
+def _c_array(data: np.ndarray, fmt, per_line: int = 16) -> str:
+    """A C initializer (nested braces for >1 dims), ``per_line`` values per line."""
+    if data.ndim == 1:
+        items = [fmt(v) for v in data]
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "{" + ",\n ".join(lines) + "}"
+    return "{\n" + ",\n".join(_c_array(row, fmt, per_line) for row in data) + "}"
+
+
+def _io_port(graph: Graph, name: str) -> dict[str, Any]:
+    t = graph.tensors[name].type
+    p = port(graph, name)
+    dtype = t.dtype
+    if isinstance(dtype, FixedType):
+        p["raw_ctype"] = f"ap_{'' if dtype.signed else 'u'}int<{dtype.width}>"
+    p["is_float"] = isinstance(dtype, FloatType)
+    return p
+
+
+def _quant_desc(graph: Graph) -> str:
+    q = graph.meta.get("quant")
+    if not q:
+        return "fixed point"
+    return (f"{q['scheme']}: {q['weight_bits']}-bit weights with per-channel scales, "
+            f"{q['act_bits']}-bit fixed-point activations")
+
+
+def _type_doc(tt) -> str:
+    shape = "x".join(map(str, tt.shape))
+    return f"[{shape}] {tt.dtype}"
+
+
+def write_data(path: Path, values: np.ndarray, quantized: bool) -> None:
+    """Testbench data: one token (row) per line, raw integers or floats (repr round-trips)."""
+    v = np.asarray(values)
+    v = v.reshape(v.shape[0], -1) if v.ndim else v.reshape(1, 1)
+    if quantized or np.issubdtype(v.dtype, np.integer):
+        rows = [" ".join(str(int(x)) for x in row) for row in v]
+    else:
+        rows = [" ".join(repr(float(x)) for x in row) for row in v]
+    path.write_text("\n".join(rows) + "\n")

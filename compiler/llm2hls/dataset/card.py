@@ -1,0 +1,50 @@
+"""DATASET.md, the dataset card written into every dataset folder."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from .toolchain import tool_versions
+
+SCHEMA = """\
+## Record schema (`records.jsonl`, one JSON object per line)
+| field | meaning |
+|---|---|
+| `id` | `s<seed>-<task>`; stable across resumed runs |
+| `base_design`, `family` | base design id and its family (the split key); `bases/<id>.json` holds its files, harness data and facts |
+| `provenance` | `source` (`classic` or `generated`), kernel + params (or model/op/scheme/lanes), `compiler_version`, `seed`, `task` |
+| `split` | `train` / `val` / `test`, by family: no design or family crosses splits |
+| `classes`, `paired` | injected bug classes (one, or two for a paired bug) |
+| `buggy_files` | path -> full mutated text |
+| `diff` | unified diff base -> buggy |
+| `bugs[]` | per edit: `class`, `file`, `line`..`end_line`, `col`..`end_col` (original, 1-based lines, 0-based columns), `mutated_line`.. (same in the buggy file), `original`, `mutated`, `note` |
+| `verdict` | `label` (`buggy` or `equivalent`), `kind` (`compile_error`, `sanitizer`, `timeout`, `mismatch`, `underflow`, `crash`, `static_violation`, `equivalent`), `method`, `evidence` (first differing output, sanitizer report, or the static rule broken), `vector`, `vectors_run`, `tools` (g++ / ap_types / tree-sitter versions) |
+| `dedup_key` | hash of the normalised token sequence (near-duplicates are dropped) |
+| `rerun` | base design file and the shell command that builds and runs the harness |
+
+`rejected.jsonl` lists tasks that produced no record (no applicable base design, near-duplicate, tool failure).
+"""
+
+
+def write_card(out: Path, records: list[dict], table: dict) -> None:
+    kinds = Counter(r["verdict"]["kind"] for r in records)
+    splits = Counter(r["split"] for r in records)
+    lines = ["# llm2hls HLS debugging dataset", "",
+             f"{len(records)} records ({sum(r['verdict']['label'] == 'buggy' for r in records)} verified buggy, "
+             f"{kinds.get('equivalent', 0)} equivalent negatives) from "
+             f"{len({r['base_design'] for r in records})} base designs.", "",
+             "Every record was executed before labelling: g++ build, run under ASan/UBSan with time and memory limits, "
+             "bit-exact output compare against golden outputs from an independent numpy oracle, on the harness vector "
+             "and extra random vectors; bugs that C simulation cannot show are labelled only by a named static rule.", "",
+             "## Yield per class", "", "| class | tried | verified buggy | equivalent | rejected |", "|---|---|---|---|---|"]
+    for c, row in table.items():
+        lines.append(f"| {c} | {row['tried']} | {row['buggy']} | {row['equivalent']} | {row['rejected']} |")
+    lines += ["", "## Verdict kinds", ""] + [f"- {k}: {v}" for k, v in sorted(kinds.items())]
+    lines += ["", "## Splits", ""] + [f"- {k}: {v}" for k, v in sorted(splits.items())]
+    lines += ["", "## Tools", ""] + [f"- {k}: {v}" for k, v in tool_versions().items()]
+    lines += ["", SCHEMA, "## Re-running a harness", "",
+              "Write the base design's `files` and `data` (from `bases/<id>.json`) into a folder, replace the "
+              "record's `buggy_files`, and run `rerun.command` there; `llm2hls dataset verify DIR` does this for "
+              "every record.", ""]
+    (out / "DATASET.md").write_text("\n".join(lines))

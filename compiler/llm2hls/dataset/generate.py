@@ -1,0 +1,226 @@
+"""Generate a dataset: pick (base design, bug classes) per task deterministically from the seed,
+mutate, verify in parallel, append records; resumable (finished task ids are skipped)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import zlib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from ..errors import UserError
+from .base import BaseDesign, rerun_command
+from .classic import KERNELS, build_classic, param_grid
+from .harness import run_design
+from .mutate.core import Source, apply_edits, bug_spans, rules_for, unified_diff
+from .static_check import check
+from .toolchain import Builder
+from .verify import classify
+
+PAIR_RATE = 0.2
+_BASES: dict[str, BaseDesign] = {}
+_VALID: dict[str, bool] = {}
+
+
+def design_catalog() -> list[tuple[str, dict]]:
+    """Every classic base design (kernel name, params) in a fixed order."""
+    return [(k, p) for k in sorted(KERNELS) for p in param_grid(KERNELS[k])]
+
+
+def split_of(family: str) -> str:
+    """train/val/test by family (stable hash), so no design or family crosses splits."""
+    h = zlib.crc32(family.encode()) % 10
+    return "train" if h < 7 else "val" if h < 8 else "test"
+
+
+def _base(kernel: str, params: dict) -> BaseDesign:
+    d = build_classic(KERNELS[kernel], params)
+    if d.id not in _BASES:
+        _BASES[d.id] = d
+    return _BASES[d.id]
+
+
+def _valid(d: BaseDesign, builder: Builder) -> bool:
+    """A base design is used only if it passes its harness on every vector and breaks no static rule."""
+    if d.id not in _VALID:
+        _VALID[d.id] = run_design(d, builder).status == "pass" and not check(d.files[d.mutable[0]], d.facts)
+    return _VALID[d.id]
+
+
+def norm_key(text: str) -> str:
+    """Near-duplicate key: the token sequence with numbers and whitespace/comments normalised."""
+    text = re.sub(r"//[^\n]*", "", text)
+    toks = re.findall(r"[A-Za-z_]\w*|\d+|\S", text)
+    return hashlib.sha1(" ".join("N" if t.isdigit() else t for t in toks).encode()).hexdigest()[:16]
+
+
+def make_task(task_id: str, seed: int, index: int, classes: list[str], builder: Builder) -> dict:
+    """Build one record (or a rejection) for task ``index``; deterministic given seed and classes."""
+    rng = random.Random(f"{seed}:{index}")
+    rules = rules_for(classes)
+    wanted = [classes[index % len(classes)]]
+    if rng.random() < PAIR_RATE:
+        wanted.append(rng.choice([c for c in classes if c != wanted[0]] or wanted))
+    catalog = design_catalog()
+    order = list(range(len(catalog)))
+    rng.shuffle(order)
+    for di in order[:40]:
+        design = _base(*catalog[di])
+        path = design.mutable[0]
+        text = design.files[path]
+        src = Source(text, path)
+        muts, used = [], set()
+        for c in wanted:
+            cands = [m for m in rules[c].candidates(src)
+                     if not any(e.start < u1 and u0 < e.end or e.start == u0 for e in m.edits for u0, u1 in used)]
+            if not cands:
+                break
+            m = rng.choice(cands)
+            muts.append(m)
+            used |= {(e.start, max(e.end, e.start + 1)) for e in m.edits}
+        if len(muts) != len(wanted):
+            continue
+        if not _valid(design, builder):
+            continue
+        new = apply_edits(text, [e for m in muts for e in m.edits])
+        if new == text:
+            continue
+        bugs = []
+        for m in muts:
+            bugs += bug_spans(text, m)
+        verdict = classify(design, {path: new}, wanted, builder)
+        return {"id": task_id, "status": "record", "record": {
+            "id": task_id, "base_design": design.id, "family": design.family,
+            "provenance": {**design.provenance, "seed": seed, "task": index},
+            "split": split_of(design.family), "classes": wanted, "paired": len(wanted) > 1,
+            "buggy_files": {path: new}, "diff": unified_diff(path, text, new), "bugs": bugs,
+            "verdict": verdict, "dedup_key": norm_key(new),
+            "rerun": {"design": f"bases/{design.id}.json", "command": rerun_command(design)}},
+            "base": design.to_json()}
+    return {"id": task_id, "status": "rejected", "reason": f"no base design offers {'+'.join(wanted)}",
+            "classes": wanted}
+
+
+_WORKER_BUILDER: Builder | None = None
+
+
+def _worker(args) -> dict:
+    global _WORKER_BUILDER
+    task_id, seed, index, classes, cache = args
+    if _WORKER_BUILDER is None:
+        _WORKER_BUILDER = Builder(Path(cache))
+    try:
+        return make_task(task_id, seed, index, classes, _WORKER_BUILDER)
+    except UserError:
+        raise
+    except Exception as e:  # a tool failure must not kill the run; it is logged as a rejection
+        return {"id": task_id, "status": "rejected", "reason": f"internal error: {type(e).__name__}: {e}",
+                "classes": [classes[index % len(classes)]]}
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    """Read a JSONL file, dropping (and truncating away) a torn last line from an interruption."""
+    if not path.exists():
+        return []
+    rows, good = [], 0
+    data = path.read_bytes()
+    for line in data.splitlines(keepends=True):
+        try:
+            rows.append(json.loads(line))
+            good += len(line)
+        except json.JSONDecodeError:
+            break
+    if good != len(data):
+        with open(path, "r+b") as f:
+            f.truncate(good)
+    return rows
+
+
+def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | None, echo=print) -> dict:
+    """Generate ``count`` tasks into ``out`` (resuming if it already holds some); return the yield table."""
+    classes = list(rules_for(classes))  # validates names
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bases").mkdir(exist_ok=True)
+    rec_path, rej_path = out / "records.jsonl", out / "rejected.jsonl"
+    records, rejected = _read_jsonl(rec_path), _read_jsonl(rej_path)
+    done = {r["id"] for r in records} | {r["id"] for r in rejected}
+    keys = {r["dedup_key"] for r in records}
+    todo = [(f"s{seed}-{i:06d}", seed, i, classes, str(out / ".cache")) for i in range(count)
+            if f"s{seed}-{i:06d}" not in done]
+    echo(f"{len(done)} tasks already done, {len(todo)} to go ({jobs} jobs)")
+    Builder(out / ".cache")  # build the precompiled header once before the workers start
+    with open(rec_path, "a") as fr, open(rej_path, "a") as fj, ProcessPoolExecutor(jobs) as pool:
+        futs = [pool.submit(_worker, t) for t in todo]
+        for n, fut in enumerate(as_completed(futs), 1):
+            res = fut.result()
+            if res["status"] == "record" and res["record"]["dedup_key"] in keys:
+                res = {"id": res["id"], "status": "rejected", "reason": "near-duplicate", "classes": res["record"]["classes"]}
+            if res["status"] == "record":
+                rec = res["record"]
+                bp = out / "bases" / f"{rec['base_design']}.json"
+                if not bp.exists():
+                    tmp = bp.with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_text(json.dumps(res["base"]))
+                    tmp.rename(bp)
+                keys.add(rec["dedup_key"])
+                fr.write(json.dumps(rec) + "\n")
+                fr.flush()
+                records.append(rec)
+                tag = f"{'+'.join(rec['classes'])}: {rec['verdict']['kind']}"
+            else:
+                fj.write(json.dumps(res) + "\n")
+                fj.flush()
+                rejected.append(res)
+                tag = f"{'+'.join(res['classes'])}: rejected ({res['reason'][:60]})"
+            echo(f"[{n}/{len(todo)}] {res['id']} {tag}")
+    table = yield_table(records, rejected, classes)
+    from .card import write_card
+
+    write_card(out, records, table)
+    return table
+
+
+def yield_table(records: list[dict], rejected: list[dict], classes: list[str]) -> dict:
+    """Per class: tried, verified buggy, equivalent, rejected (a paired record counts for both)."""
+    t = {c: {"tried": 0, "buggy": 0, "equivalent": 0, "rejected": 0} for c in classes}
+    for r in records:
+        for c in r["classes"]:
+            row = t.setdefault(c, {"tried": 0, "buggy": 0, "equivalent": 0, "rejected": 0})
+            row["tried"] += 1
+            row["buggy" if r["verdict"]["label"] == "buggy" else "equivalent"] += 1
+    for r in rejected:
+        for c in r["classes"]:
+            row = t.setdefault(c, {"tried": 0, "buggy": 0, "equivalent": 0, "rejected": 0})
+            row["tried"] += 1
+            row["rejected"] += 1
+    return t
+
+
+def verify_dataset(out: Path, jobs: int, echo=print) -> tuple[int, list[str]]:
+    """Re-run every record's harness and re-derive its verdict; return (checked, failures)."""
+    records = _read_jsonl(out / "records.jsonl")
+    if not records:
+        raise UserError(f"no records in {out / 'records.jsonl'}; run 'llm2hls dataset generate --out {out}' first")
+    args = [(r, str(out / "bases" / f"{r['base_design']}.json"), str(out / ".cache")) for r in records]
+    fails = []
+    with ProcessPoolExecutor(jobs) as pool:
+        for n, (rid, ok, why) in enumerate(pool.map(_reverify, args), 1):
+            echo(f"[{n}/{len(records)}] {rid} {'ok' if ok else 'FAILED: ' + why}")
+            if not ok:
+                fails.append(f"{rid}: {why}")
+    return len(records), fails
+
+
+def _reverify(args) -> tuple[str, bool, str]:
+    global _WORKER_BUILDER
+    rec, base_path, cache = args
+    if _WORKER_BUILDER is None:
+        _WORKER_BUILDER = Builder(Path(cache))
+    design = BaseDesign.from_json(json.loads(Path(base_path).read_text()))
+    v = classify(design, rec["buggy_files"], rec["classes"], _WORKER_BUILDER)
+    same = v["label"] == rec["verdict"]["label"] and v["kind"] == rec["verdict"]["kind"]
+    return rec["id"], same, "" if same else f"recorded {rec['verdict']['kind']}, now {v['kind']}: {v['evidence'][:200]}"

@@ -1,0 +1,162 @@
+"""Calibrate and quantize a float graph into the bit-exact integer graph.
+
+Calibration runs the float reference on a few inputs and records, for every tensor, its
+statistics in ``tensor.meta`` (``max_abs``, ``min``, ``max``, ``absmax_per_channel``) and its float
+values in :attr:`QuantConfig.calib` (ops with internal intermediates, such as attention scores or a
+fused linear's pre-activation, calibrate those from their inputs' float values).
+
+Quantization then visits the nodes in topological order and lets each op kind choose its output
+types and integer params (``op_kind(node.op).quantize(node, graph, config)``). The rules live in
+docs/numerics.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserError
+from ..ir.graph import Graph
+from ..ir.types import FixedType, TensorType
+from ..ops.base import op_kind
+
+SCHEMES = ("float", "w8a16")
+"""Built-in schemes. ``wXaY`` spellings with X in 2..8 and Y in 8..24 are accepted too."""
+
+
+@dataclass
+class QuantConfig:
+    """How to quantize: the scheme, bit widths, and the calibration data.
+
+    ``w8a16`` (default): signed ``weight_bits``-bit weights with per-output-channel scales,
+    ``act_bits``-bit fixed-point activations with one binary point per tensor (from calibration),
+    ``scale_bits``-bit unsigned per-channel requantization multipliers.
+    ``float``: the graph stays float (C simulation in float, compared with a tolerance).
+    ``overrides`` maps a node name to field overrides (e.g. ``{"weight_bits": 4}``), the hook for
+    per-layer mixed precision.
+    """
+
+    scheme: str = "w8a16"
+    weight_bits: int = 8
+    act_bits: int = 16
+    scale_bits: int = 16
+    rounding: str = "RND"
+    overflow: str = "SAT"
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # tensor name -> float values, one array per calibration input
+    calib: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_float(self) -> bool:
+        return self.scheme == "float"
+
+    @staticmethod
+    def from_scheme(scheme: str, weight_bits: int | None = None) -> "QuantConfig":
+        """Parse a scheme name (``float``, ``w8a16``, ``w4a16`` ...); ``weight_bits`` overrides."""
+        if scheme == "float":
+            return QuantConfig(scheme="float")
+        m = re.fullmatch(r"w(\d+)a(\d+)", scheme)
+        if not m:
+            raise UserError(f"unknown quantization scheme {scheme!r}; use float or wXaY, e.g. w8a16")
+        wb = int(m.group(1)) if weight_bits is None else weight_bits
+        ab = int(m.group(2))
+        if not 2 <= wb <= 8:
+            raise UserError(f"weight bits {wb} not supported; use 2..8 (e.g. --weight-bits 8)")
+        if not 8 <= ab <= 24:
+            raise UserError(f"activation bits {ab} not supported; use 8..24 (e.g. w8a16)")
+        return QuantConfig(scheme=f"w{wb}a{ab}", weight_bits=wb, act_bits=ab)
+
+    def for_node(self, name: str) -> "QuantConfig":
+        """This config with the per-node overrides of ``name`` applied (calib shared)."""
+        over = self.overrides.get(name)
+        return replace(self, **over) if over else self
+
+    def act_type(self, max_abs: float, bits: int | None = None) -> FixedType:
+        """The activation type of a tensor whose calibrated magnitude is ``max_abs``."""
+        return activation_type(max_abs, bits or self.act_bits, self.rounding, self.overflow)
+
+    def calib_values(self, tensor: str) -> list[np.ndarray]:
+        try:
+            return self.calib[tensor]
+        except KeyError:
+            raise KeyError(f"no calibration values for tensor {tensor!r}") from None
+
+
+def activation_type(max_abs: float, bits: int, rounding: str = "RND", overflow: str = "SAT") -> FixedType:
+    """``FixedType(bits, F)`` with ``F = bits - 1 - ceil(log2(max_abs))`` (``bits - 1`` if 0).
+
+    The integer part covers ``max_abs`` (values at exactly a power of two saturate by one LSB).
+    """
+    if not math.isfinite(max_abs):
+        raise UserError(f"calibration produced a non-finite value ({max_abs}); check the model")
+    if max_abs <= 0:
+        return FixedType(bits, bits - 1, True, rounding, overflow)
+    return FixedType(bits, bits - 1 - math.ceil(math.log2(max_abs)), True, rounding, overflow)
+
+
+def tensor_stats(values: list[np.ndarray]) -> dict[str, Any]:
+    """Calibration statistics of one tensor over all calibration runs."""
+    flat = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values])
+    stats: dict[str, Any] = {
+        "max_abs": float(np.abs(flat).max(initial=0.0)),
+        "min": float(flat.min(initial=0.0)),
+        "max": float(flat.max(initial=0.0)),
+    }
+    if all(np.ndim(v) == 2 for v in values):
+        per_ch = np.max([np.abs(v).max(axis=0) for v in values], axis=0)
+        stats["absmax_per_channel"] = [float(x) for x in per_ch]
+    return stats
+
+
+def calibrate(graph: Graph, calib_inputs: list[dict[str, np.ndarray]], config: QuantConfig) -> None:
+    """Run the float reference on every calibration input; fill ``tensor.meta`` and ``config.calib``."""
+    from ..reference import run_graph  # late import: the reference imports the op kinds
+
+    if not calib_inputs:
+        raise UserError("calibration needs at least one input")
+    values: dict[str, list[np.ndarray]] = {}
+    for inputs in calib_inputs:
+        env = run_graph(graph, inputs, mode="float", keep_all=True)
+        for name, v in env.items():
+            values.setdefault(name, []).append(np.asarray(v))
+    config.calib = values
+    for name, vals in values.items():
+        if graph.tensors[name].type.dtype.is_fixed:
+            continue  # integer inputs (token ids) carry no float statistics
+        graph.tensors[name].meta.update(tensor_stats(vals))
+
+
+def quantize_graph(graph: Graph, config: QuantConfig) -> Graph:
+    """Type every tensor and add integer params, node by node (``calibrate`` must have run).
+
+    Float graph inputs get an activation type from their calibration; integer inputs (token ids)
+    keep theirs. Returns ``graph`` (modified in place).
+    """
+    if config.is_float:
+        return graph
+    for name in graph.inputs:
+        t = graph.tensors[name]
+        if not t.type.dtype.is_fixed:
+            t.type = TensorType(t.type.shape, config.act_type(t.meta["max_abs"]))
+    for node in graph.topo_nodes():
+        op_kind(node.op).quantize(node, graph, config.for_node(node.name))
+        for out in node.outputs:
+            if not graph.tensors[out].type.dtype.is_fixed:
+                raise RuntimeError(f"{node.name} ({node.op}) left output {out!r} unquantized")
+    graph.meta["quant"] = {
+        "scheme": config.scheme,
+        "weight_bits": config.weight_bits,
+        "act_bits": config.act_bits,
+        "scale_bits": config.scale_bits,
+    }
+    return graph
+
+
+def set_output_type(graph: Graph, tensor: str, dtype: FixedType) -> None:
+    """Give ``tensor`` the numeric type ``dtype`` (keeping its shape)."""
+    t = graph.tensors[tensor]
+    t.type = TensorType(t.type.shape, dtype)
