@@ -27,6 +27,7 @@ __all__ = [
     "tiny_llama",
     "tiny_bert",
     "tiny_model_zoo",
+    "extended_model_zoo",
 ]
 
 
@@ -146,7 +147,8 @@ def tiny_bert(
     attn_implementation: str = "sdpa",
     seed: int = 3,
 ) -> nn.Module:
-    """A BERT encoder (no pooler): post-LN blocks, erf-GELU, token-type embeddings."""
+    """A BERT encoder: post-LN blocks, erf-GELU, token-type embeddings; the first output (what
+    llm2hls compiles) is ``last_hidden_state``, the pooler is left out of the graph."""
     from transformers import BertConfig, BertModel
 
     cfg = BertConfig(
@@ -159,7 +161,7 @@ def tiny_bert(
         attn_implementation=attn_implementation,
     )
     torch.manual_seed(seed)
-    return randomize_(BertModel(cfg, add_pooling_layer=False), seed)
+    return randomize_(BertModel(cfg), seed)
 
 
 # ---- hand-written decoders -------------------------------------------------------------------
@@ -262,4 +264,14 @@ def tiny_model_zoo() -> list[tuple[str, Factory, int]]:
         ("gpt_neox_seq_res", lambda: tiny_gpt_neox(parallel_residual=False, rotary_pct=0.25), 7),
         ("handwritten", lambda: HandWrittenDecoder(), 12),
         ("handwritten_sdpa", lambda: HandWrittenSDPADecoder(hidden=40, heads=5), 13),
+    ]
+
+
+def extended_model_zoo() -> list[tuple[str, Factory, int]]:
+    """:func:`tiny_model_zoo` plus Llama (RMSNorm, SiLU-gated MLP, full rotary, GQA) and a BERT
+    encoder (its output is ``last_hidden_state``, not ``logits``)."""
+    return tiny_model_zoo() + [
+        ("llama_gqa", lambda: tiny_llama(), 9),
+        ("llama_eager_h40", lambda: tiny_llama(hidden=40, heads=5, kv_heads=1, attn_implementation="eager"), 7),
+        ("bert", lambda: tiny_bert(), 11),
     ]

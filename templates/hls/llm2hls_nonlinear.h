@@ -6,6 +6,8 @@
 #ifndef LLM2HLS_NONLINEAR_H
 #define LLM2HLS_NONLINEAR_H
 
+#include <cmath>  // float-mode stages: expf, erff, tanhf, sqrtf
+
 #include "ap_fixed.h"
 #include "ap_int.h"
 

@@ -2,7 +2,7 @@
 
 ``run_cpp(cases)`` renders every case's stage from its real template (templates/hls/ops/<kind>.j2)
 with the conventions of docs/architecture.md (``weights``-style ``<node>_<key>`` arrays from the
-``q_`` params, one scalar per stream write), compiles all of them into ONE program with g++ and
+``q_`` params, as native integers; one scalar per stream write), compiles all of them into ONE program with g++ and
 the ap_types headers of hls4ml, runs it once and returns each case's raw outputs.
 """
 
@@ -89,30 +89,49 @@ def quantize_one(g: Graph, node: Node, calib_inputs: list[list[np.ndarray]],
 class CppCase:
     graph: Graph
     node: Node
-    inputs: list[np.ndarray]  # raw int64 values, one per node input
+    inputs: list[np.ndarray]  # raw int64 values (float values for a float graph), one per input
 
 
 def _ctype(graph: Graph, t: str) -> str:
     return graph.tensors[t].type.dtype.c_type()
 
 
-def _c_init(a: np.ndarray) -> str:
+def _c_init(a: np.ndarray, float_fmt: bool = False) -> str:
+    fmt = (lambda v: f"{float(v)!r}f") if float_fmt else (lambda v: f"{int(v)}LL")
     if a.ndim == 0:
-        return f"{int(a)}LL"
+        return fmt(a)
     if a.ndim == 1:
-        return "{" + ", ".join(f"{int(v)}LL" for v in a) + "}"
-    return "{" + ",\n".join(_c_init(r) for r in a) + "}"
+        return "{" + ", ".join(fmt(v) for v in a) + "}"
+    return "{" + ",\n".join(_c_init(r, float_fmt) for r in a) + "}"
 
 
-def _weights(node: Node) -> str:
+def _native_int(t) -> str:
+    """C type for an integer param array. The templates only read entries as integers, so a
+    native type holds the same values; g++ needs minutes (at -O0) for big ap_int initializers."""
+    if not (t.is_fixed and t.frac == 0 and t.width <= 64):
+        return t.c_type()
+    return ("int" if t.width <= 32 else "long long") if t.signed else (
+        "unsigned" if t.width <= 32 else "unsigned long long")
+
+
+def _weights(node: Node, quantized: bool) -> str:
     out = []
     for key, p in node.params.items():
-        if not key.startswith("q_"):
+        if key.startswith("q_") != quantized:
             continue
-        ctype = numtype_from_json(node.attrs["param_types"][key]).c_type()
+        if quantized:
+            ctype = _native_int(numtype_from_json(node.attrs["param_types"][key]))
+            body = _c_init(p.data)
+        else:
+            ctype = "float"
+            body = _c_init(p.data.astype(np.float64), float_fmt=True)
         dims = "".join(f"[{d}]" for d in p.data.shape)
-        out.append(f"static const {ctype} {node.name}_{key}{dims} = {_c_init(p.data)};")
+        out.append(f"static const {ctype} {node.name}_{key}{dims} = {body};")
     return "\n".join(out)
+
+
+def _quantized(graph: Graph, node: Node) -> bool:
+    return graph.tensors[node.outputs[0]].type.dtype.is_fixed
 
 
 def render_stage(graph: Graph, node: Node) -> str:
@@ -125,6 +144,7 @@ def render_stage(graph: Graph, node: Node) -> str:
         "node": node, "fn": node.name,
         "ins": [port(t) for t in node.inputs], "outs": [port(t) for t in node.outputs],
         "S": graph.tensors[node.outputs[0]].type.shape[0],
+        "quantized": _quantized(graph, node),
         **kind.hls_context(node, graph),
     }
     return env.get_template(f"ops/{kind.hls_template}").render(**ctx)
@@ -135,17 +155,23 @@ def build_source(cases: list[CppCase]) -> str:
     calls = []
     for i, c in enumerate(cases):
         g, n = c.graph, c.node
-        parts += [f"namespace case{i} {{", _weights(n), render_stage(g, n), "}", ""]
+        q = _quantized(g, n)
+        parts += [f"namespace case{i} {{", _weights(n, q), render_stage(g, n), "}", ""]
         body = [f"    {{  // case {i}: {n.op}"]
         for j, t in enumerate(n.inputs):
-            ct, numel, frac = _ctype(g, t), g.tensors[t].type.numel, g.tensors[t].type.dtype.frac
+            ct, numel = _ctype(g, t), g.tensors[t].type.numel
+            if q:
+                conv = f"llm2hls::nl::from_raw<{ct}, {g.tensors[t].type.dtype.frac}>(r)"
+                read = 'long long r; if (scanf("%lld", &r) != 1) return 1;'
+            else:
+                conv, read = "(float)r", 'double r; if (scanf("%lf", &r) != 1) return 1;'
             body += [f"        hls::stream<{ct}> in{j};",
-                     f"        for (int e = 0; e < {numel}; ++e) {{ long long r; if (scanf(\"%lld\", &r) != 1) return 1;"
-                     f" in{j}.write(llm2hls::nl::from_raw<{ct}, {frac}>(r)); }}"]
+                     f"        for (int e = 0; e < {numel}; ++e) {{ {read} in{j}.write({conv}); }}"]
         ot = n.outputs[0]
+        show = 'printf("%lld\\n", llm2hls::nl::raw(out0.read()))' if q else 'printf("%.9g\\n", (double)out0.read())'
         body += [f"        hls::stream<{_ctype(g, ot)}> out0;",
                  f"        case{i}::{n.name}({', '.join(f'in{j}' for j in range(len(n.inputs)))}, out0);",
-                 f"        for (int e = 0; e < {g.tensors[ot].type.numel}; ++e) printf(\"%lld\\n\", llm2hls::nl::raw(out0.read()));",
+                 f"        for (int e = 0; e < {g.tensors[ot].type.numel}; ++e) {show};",
                  "        if (!out0.empty()) return 2;",
                  *[f"        if (!in{j}.empty()) return 3;" for j in range(len(n.inputs))],
                  "    }"]
@@ -160,24 +186,29 @@ def run_cpp(cases: list[CppCase], workdir: str | None = None) -> list[np.ndarray
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         cpp, exe = Path(tmp) / "nl.cpp", Path(tmp) / "nl"
         cpp.write_text(src)
-        cmd = ["g++", "-std=c++14", "-O1", "-isystem", str(AP_TYPES), "-I", str(HLS_TEMPLATES),
+        cmd = ["g++", "-std=c++14", "-O0", "-isystem", str(AP_TYPES), "-I", str(HLS_TEMPLATES),
                "-Wno-unknown-pragmas", "-Wno-unused-label", "-o", str(exe), str(cpp)]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             raise AssertionError(f"g++ failed:\n{res.stderr[:4000]}")
-        data = "\n".join(" ".join(str(int(v)) for v in np.ravel(x)) for c in cases for x in c.inputs)
+        data = "\n".join(" ".join(_fmt_value(v) for v in np.ravel(x)) for c in cases for x in c.inputs)
         run = subprocess.run([str(exe)], input=data, capture_output=True, text=True, timeout=120)
         if run.returncode != 0:
             raise AssertionError(f"C++ harness exited {run.returncode}: {run.stderr[:2000]}")
-    vals = np.array(run.stdout.split(), dtype=np.int64)
+    vals = run.stdout.split()
     outs, pos = [], 0
     for c in cases:
         shape = c.graph.tensors[c.node.outputs[0]].type.shape
         n = int(np.prod(shape))
-        outs.append(vals[pos:pos + n].reshape(shape))
+        dtype = np.int64 if _quantized(c.graph, c.node) else np.float64
+        outs.append(np.array(vals[pos:pos + n], dtype=dtype).reshape(shape))
         pos += n
     assert pos == len(vals), "harness printed more values than expected"
     return outs
+
+
+def _fmt_value(v) -> str:
+    return str(int(v)) if isinstance(v, (np.integer, int)) else repr(float(v))
 
 
 def raw_inputs(g: Graph, node: Node, xs: list[np.ndarray]) -> list[np.ndarray]:

@@ -1,12 +1,68 @@
-"""``llm2hls compile``."""
+"""``llm2hls compile MODEL``: model -> verified Vitis HLS project (see docs/cli.md)."""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+
 import click
+
+from ..passes.parallelize import DEFAULT_LANES
 
 
 @click.command("compile")
 @click.argument("model")
-def compile_cmd(model: str) -> None:
-    """Compile MODEL (.pt2, .pt, HF folder) into a Vitis HLS project."""
-    raise click.ClickException("not implemented yet")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: hls_out/<model name>).")
+@click.option("--seq-len", type=int, default=None, help="Tokens per inference (default: 16, or the .pt2's).")
+@click.option("--quant", default="w8a16", show_default=True,
+              help="Quantization scheme: w8a16 (int8 weights, 16-bit fixed-point activations), wXa16, or float.")
+@click.option("--weight-bits", type=click.IntRange(2, 8), default=None, help="Weight bits (overrides the scheme's).")
+@click.option("--lanes", type=click.IntRange(1, 1024), default=DEFAULT_LANES, show_default=True,
+              help="Maximum parallel output channels per matrix stage.")
+@click.option("--no-csim", is_flag=True, help="Skip the g++ C simulation.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model (runs its code).")
+def compile_cmd(model: str, out_dir: str | None, seq_len: int | None, quant: str, weight_bits: int | None,
+                lanes: int, no_csim: bool, as_json: bool, trust_pickle: bool) -> None:
+    """Compile MODEL (.pt2, .pt, HuggingFace folder) into a Vitis HLS project, proven by C simulation."""
+    from ..pipeline import compile_model
+
+    start = time.perf_counter()
+
+    def progress(msg: str) -> None:
+        click.echo(f"[{time.perf_counter() - start:6.1f}s] {msg}", err=True)
+
+    result = compile_model(model, out_dir=out_dir, seq_len=seq_len, quant=quant, weight_bits=weight_bits,
+                           lanes=lanes, csim=not no_csim, trust_pickle=trust_pickle, progress=progress)
+    summary = result.to_json()
+    click.echo(summary_text(summary), err=True)
+    if as_json:
+        click.echo(json.dumps(summary, indent=1))
+    cs = summary["csim"]
+    if cs is not None and not cs["passed"]:
+        sys.exit(1)
+
+
+def summary_text(s: dict) -> str:
+    """The short human summary printed at the end of a compile."""
+    cs = s["csim"]
+    if cs is None:
+        csim = "skipped (--no-csim)"
+    else:
+        kind = "bit-exact" if cs.get("bit_exact") else "float, within tolerance"
+        csim = (f"{'PASS' if cs['passed'] else 'FAIL'}: {cs['mismatches']} mismatches in "
+                f"{cs['elements']} elements ({kind})")
+    lines = [
+        f"compiled {s['model']} -> {s['out_dir']}",
+        f"  ops {s['ops']}, stages {s['stages']}, parameters {s['parameters']:,} "
+        f"({s['param_bytes']:,} bytes, {s['quant']['scheme']})",
+        f"  C simulation: {csim}",
+    ]
+    acc = (s.get("accuracy") or {}).get("vs_torch") or (s.get("accuracy") or {}).get("vs_reference_float")
+    if acc:
+        ref = "PyTorch float" if (s["accuracy"] or {}).get("vs_torch") else "reference float"
+        lines.append(f"  error vs {ref}: max abs {acc['max_abs']:.4g}, relative {acc['relative']:.4g}")
+    lines.append(f"  time {s['seconds']:.1f} s")
+    return "\n".join(lines)

@@ -369,14 +369,13 @@ def build_classic(kernel: Kernel, params: dict, n_vectors: int = 4, seed: int = 
         "tb/tb_io.h": (TEMPLATES / "tb_io.h").read_text(),
     }
     pid = "-".join(f"{k}{params[k]}" for k in sorted(params)).replace(".", "_")
-    rng = np.random.default_rng([seed, abs(hash(pid)) % (1 << 31)] if False else [seed, _stable(pid)])
-    data, vectors = {}, []
+    rng = np.random.default_rng([seed, _stable(pid)])
+    vectors = []
     for v in range(n_vectors):
         x = kernel.inputs(p, rng, v == 0)
         y = kernel.oracle(p, x)
-        data[f"tb/input_{v}.txt"] = "".join(_fmt(x[q.name]) for q in ports if q.dir == "in")
-        data[f"tb/golden_{v}.txt"] = "".join(_fmt(y[q.name]) for q in ports if q.dir == "out")
-        vectors.append((f"tb/input_{v}.txt", f"tb/golden_{v}.txt"))
+        vectors.append({"tb/input.txt": "".join(_fmt(x[q.name]) for q in ports if q.dir == "in"),
+                        "tb/golden.txt": "".join(_fmt(y[q.name]) for q in ports if q.dir == "out")})
     from .. import __version__
 
     return BaseDesign(
@@ -384,7 +383,7 @@ def build_classic(kernel: Kernel, params: dict, n_vectors: int = 4, seed: int = 
         provenance={"source": "classic", "kernel": kernel.name, "params": params,
                     "compiler_version": __version__, "vector_seed": seed},
         files=files, mutable=["src/kernel.cpp"], sources=["tb/tb.cpp", "src/kernel.cpp"],
-        vectors=vectors, data=data, facts=kernel.facts(p))
+        vectors=vectors, run_args=["tb/input.txt", "tb/golden.txt"], facts=kernel.facts(p))
 
 
 def _stable(s: str) -> int:

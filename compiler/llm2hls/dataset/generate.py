@@ -17,7 +17,7 @@ from .base import BaseDesign, rerun_command
 from .classic import KERNELS, build_classic, param_grid
 from .harness import run_design
 from .mutate.core import Source, apply_edits, bug_spans, rules_for, unified_diff
-from .static_check import check
+from .static_check import check, new_violations
 from .toolchain import Builder
 from .verify import classify
 
@@ -38,10 +38,10 @@ def split_of(family: str) -> str:
 
 
 def _base(kernel: str, params: dict) -> BaseDesign:
-    d = build_classic(KERNELS[kernel], params)
-    if d.id not in _BASES:
-        _BASES[d.id] = d
-    return _BASES[d.id]
+    key = kernel + json.dumps(params, sort_keys=True)
+    if key not in _BASES:
+        _BASES[key] = build_classic(KERNELS[kernel], params)
+    return _BASES[key]
 
 
 def _valid(d: BaseDesign, builder: Builder) -> bool:
@@ -58,51 +58,74 @@ def norm_key(text: str) -> str:
     return hashlib.sha1(" ".join("N" if t.isdigit() else t for t in toks).encode()).hexdigest()[:16]
 
 
-def make_task(task_id: str, seed: int, index: int, classes: list[str], builder: Builder) -> dict:
-    """Build one record (or a rejection) for task ``index``; deterministic given seed and classes."""
+def plan_task(seed: int, index: int, classes: list[str]) -> tuple[BaseDesign, list, list[str]] | None:
+    """Pick the base design and mutations of task ``index`` (pure: no build, same seed -> same plan).
+
+    The class comes round-robin from ``classes`` (so every class gets tried); with probability
+    PAIR_RATE a second, different class is injected at a non-overlapping place.
+    """
     rng = random.Random(f"{seed}:{index}")
     rules = rules_for(classes)
     wanted = [classes[index % len(classes)]]
-    if rng.random() < PAIR_RATE:
-        wanted.append(rng.choice([c for c in classes if c != wanted[0]] or wanted))
+    if rng.random() < PAIR_RATE and len(classes) > 1:
+        wanted.append(rng.choice([c for c in classes if c != wanted[0]]))
     catalog = design_catalog()
     order = list(range(len(catalog)))
     rng.shuffle(order)
-    for di in order[:40]:
+    for di in order:
         design = _base(*catalog[di])
         path = design.mutable[0]
-        text = design.files[path]
-        src = Source(text, path)
-        muts, used = [], set()
+        src = Source(design.files[path], path)
+        muts: list = []
+        taken: list[tuple[int, int]] = []
         for c in wanted:
-            cands = [m for m in rules[c].candidates(src)
-                     if not any(e.start < u1 and u0 < e.end or e.start == u0 for e in m.edits for u0, u1 in used)]
+            cands = [m for m in rules[c].candidates(src) if not any(_overlap(e, t) for e in m.edits for t in taken)]
+            if rules[c].verdict_kind == "static":  # aim synthesis-only bugs where a rule can see them
+                cands = [m for m in cands if _breaks_rule(design, path, m)] or cands
             if not cands:
                 break
             m = rng.choice(cands)
             muts.append(m)
-            used |= {(e.start, max(e.end, e.start + 1)) for e in m.edits}
-        if len(muts) != len(wanted):
-            continue
-        if not _valid(design, builder):
-            continue
-        new = apply_edits(text, [e for m in muts for e in m.edits])
-        if new == text:
-            continue
-        bugs = []
-        for m in muts:
-            bugs += bug_spans(text, m)
-        verdict = classify(design, {path: new}, wanted, builder)
-        return {"id": task_id, "status": "record", "record": {
-            "id": task_id, "base_design": design.id, "family": design.family,
-            "provenance": {**design.provenance, "seed": seed, "task": index},
-            "split": split_of(design.family), "classes": wanted, "paired": len(wanted) > 1,
-            "buggy_files": {path: new}, "diff": unified_diff(path, text, new), "bugs": bugs,
-            "verdict": verdict, "dedup_key": norm_key(new),
-            "rerun": {"design": f"bases/{design.id}.json", "command": rerun_command(design)}},
-            "base": design.to_json()}
-    return {"id": task_id, "status": "rejected", "reason": f"no base design offers {'+'.join(wanted)}",
-            "classes": wanted}
+            taken += [(e.start, e.end) for e in m.edits]
+        if len(muts) == len(wanted):
+            return design, muts, wanted
+    return None
+
+
+def _breaks_rule(design: BaseDesign, path: str, m) -> bool:
+    text = design.files[path]
+    return bool(new_violations(text, apply_edits(text, m.edits), design.facts))
+
+
+def _overlap(e, span: tuple[int, int]) -> bool:
+    a, b = span
+    return e.start < max(b, a + 1) and a < max(e.end, e.start + 1)
+
+
+def make_task(task_id: str, seed: int, index: int, classes: list[str], builder: Builder) -> dict:
+    """Build one record (or a rejection) for task ``index``; deterministic given seed and classes."""
+    plan = plan_task(seed, index, classes)
+    if plan is None:
+        wanted = [classes[index % len(classes)]]
+        return {"id": task_id, "status": "rejected", "reason": f"no base design offers {'+'.join(wanted)}",
+                "classes": wanted}
+    design, muts, wanted = plan
+    path = design.mutable[0]
+    text = design.files[path]
+    if not _valid(design, builder):
+        return {"id": task_id, "status": "rejected", "reason": f"base design {design.id} fails its harness",
+                "classes": wanted}
+    new = apply_edits(text, [e for m in muts for e in m.edits])
+    bugs = [b for m in muts for b in bug_spans(text, m)]
+    verdict = classify(design, {path: new}, wanted, builder)
+    return {"id": task_id, "status": "record", "record": {
+        "id": task_id, "base_design": design.id, "family": design.family,
+        "provenance": {**design.provenance, "seed": seed, "task": index},
+        "split": split_of(design.family), "classes": wanted, "paired": len(wanted) > 1,
+        "buggy_files": {path: new}, "diff": unified_diff(path, text, new), "bugs": bugs,
+        "verdict": verdict, "dedup_key": norm_key(new),
+        "rerun": {"design": f"bases/{design.id}.json", "command": rerun_command(design)}},
+        "base": design.to_json()}
 
 
 _WORKER_BUILDER: Builder | None = None

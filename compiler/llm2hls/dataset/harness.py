@@ -42,9 +42,10 @@ def _classify(rc: int | None, timed_out: bool, out: str, err: str) -> tuple[str,
     if "is read while empty" in err:
         line = next(l for l in err.splitlines() if "is read while empty" in l)
         return "underflow", line.strip()  # blocks forever in hardware
-    if rc == 1 and "MISMATCH" in out:
-        return "mismatch", "; ".join(l for l in out.splitlines() if l.startswith("MISMATCH"))[:500]
-    if rc == 0 and "PASS" in out:
+    mism = [l for l in out.splitlines() if l.lower().startswith("mismatch")]
+    if rc not in (0, None) and mism:
+        return "mismatch", "; ".join(mism[:3])[:500]
+    if rc == 0:
         return "pass", ""
     return "crash", f"exit code {rc}: {(err or out).strip()[-300:]}"
 
@@ -86,8 +87,9 @@ def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] |
             return Outcome("compile_error", _first_error(r.stderr))
         idx = list(range(len(design.vectors))) if vectors is None else vectors
         for n, i in enumerate(idx):
-            vin, vgold = design.vectors[i]
-            r = run_limited([str(exe), str(tmp / vin), str(tmp / vgold)], tmp, RUN_TIMEOUT, RUN_MEM)
+            for rel, text in design.vectors[i].items():
+                (tmp / rel).write_text(text)
+            r = run_limited([str(exe), *design.run_args], tmp / design.run_cwd, RUN_TIMEOUT, RUN_MEM)
             status, detail = _classify(r.returncode, r.timed_out, r.stdout, r.stderr)
             if status != "pass":
                 return Outcome(status, detail, i, n + 1)
@@ -98,6 +100,6 @@ def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] |
 
 def _first_error(stderr: str) -> str:
     for line in stderr.splitlines():
-        if "error" in line:
+        if ("error" in line and "collect2" not in line) or "undefined reference" in line:
             return re.sub(r"^/\S*/mut-[^/]+/", "", line.strip())[:400]
     return stderr.strip()[-400:]

@@ -269,9 +269,10 @@ class Lowerer:
             else:
                 value = state[spec.target]
                 self.env[node] = value.detach() if isinstance(value, torch.Tensor) else value
+        needed = _needed_for_first_output(self.ep.graph)
         for node in self.ep.graph.nodes:
             self.node = node
-            if node.op == "call_function":
+            if node.op == "call_function" and node in needed:
                 self.env[node] = self._call(node)
             elif node.op == "output":
                 self._outputs(node)
@@ -327,8 +328,8 @@ class Lowerer:
             ) from None
 
     def _outputs(self, node: torch.fx.Node) -> None:
-        outs = pytree.tree_leaves(torch.fx.node.map_arg(node.args[0], lambda n: self.env[n]))
-        first = next((o for o in outs if is_symbolic(o) or isinstance(o, torch.Tensor)), None)
+        leaves = [x for x in pytree.tree_leaves(node.args[0]) if isinstance(x, torch.fx.Node)]
+        first = self.env.get(leaves[0]) if leaves else None
         if first is None or not is_symbolic(first):
             raise UserError("the model's first output does not depend on its inputs; nothing to compile")
         tensor, _ = self.materialize(first)
@@ -341,6 +342,21 @@ class Lowerer:
         rename_tensor(self.graph, tensor, name)
         self.streams = [name if s == tensor else s for s in self.streams]
         self.graph.outputs = [name]
+
+
+def _needed_for_first_output(graph: torch.fx.Graph) -> set[torch.fx.Node]:
+    """FX nodes the model's first output depends on (other outputs, e.g. BERT's pooler, are
+    not compiled)."""
+    out = next(n for n in graph.nodes if n.op == "output")
+    leaves = [x for x in pytree.tree_leaves(out.args[0]) if isinstance(x, torch.fx.Node)]
+    needed: set[torch.fx.Node] = set()
+    stack = leaves[:1]
+    while stack:
+        n = stack.pop()
+        if n not in needed:
+            needed.add(n)
+            stack.extend(n.all_input_nodes)
+    return needed
 
 
 def _flat_example_inputs(ep: torch.export.ExportedProgram) -> list[Any]:

@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..ir.types import FixedType, TensorType
 from .base import Cost, OpKind, param_bytes, register
 from .functions import FUNCTIONS
-from .tables import DEFAULT_TABLE_BITS, TableSpec, entry_types, fit_table, fixed_for_max, table_eval
+from .tables import DEFAULT_TABLE_BITS, TableSpec, act_type_for, entry_types, fit_table, table_eval
 
 # What the hardware returns outside the tabulated input range, per function (low side, high side).
 ACT_TAILS: dict[str, tuple[str, str]] = {
@@ -49,7 +49,7 @@ def quantize_act(
         raise UserError(f"activation {fn!r} has no integer table; supported: {sorted(ACT_TAILS)}")
     if not isinstance(in_type, FixedType):
         raise UserError(f"activation {fn!r}: input is not fixed-point ({in_type}); quantize it first")
-    out_type = fixed_for_max(out_max_abs, getattr(config, "act_bits", 16))
+    out_type = act_type_for(config, out_max_abs)
     max_bits = getattr(config, "table_bits", DEFAULT_TABLE_BITS)
     base, slope, spec = fit_table(FUNCTIONS[fn], in_type, out_type, ACT_TAILS[fn], max_bits)
     types = entry_types(base, slope)
@@ -142,8 +142,9 @@ class Activation(OpKind):
         )
 
     def hls_context(self, node, graph):
-        spec = node.attrs[SPEC_KEY]
-        return {"table": spec, "C": graph.tensors[node.outputs[0]].type.shape[-1]}
+        spec = node.attrs.get(SPEC_KEY)  # None in float mode (unquantized graph)
+        return {"table": spec, "quantized": spec is not None,
+                "C": graph.tensors[node.outputs[0]].type.shape[-1]}
 
 
 def _table_bram18(node) -> int:

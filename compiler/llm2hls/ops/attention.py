@@ -20,7 +20,7 @@ Integer semantics (docs/numerics-nonlinear.md), per head and query row i, over a
 
 Normalization is deferred to after the weighted sum (as flash attention does): D multiplies per
 row instead of one per probability, and no rounding of individual probabilities. A row with no
-allowed key gives 0.
+allowed key gives 0 (in float mode too; PyTorch gives NaN there).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ..ir.types import FixedType, TensorType
 from ..numerics import INT, as_raw, bits_for, convert, exact_matmul
 from .activation import attach_params, calib_max_abs
 from .base import Cost, OpKind, param_bytes, register
-from .tables import DEFAULT_TABLE_BITS, TableSpec, entry_types, fit_table, fixed_for_max, table_eval
+from .tables import DEFAULT_TABLE_BITS, TableSpec, act_type_for, entry_types, fit_table, table_eval
 
 EXP_FRAC = 16  # FE: fraction bits of the unnormalized exponentials e_j (1.0 = 2**16)
 SCALE_BITS = 16  # q_scale is an unsigned 16-bit multiplier
@@ -155,9 +155,9 @@ class Attention(OpKind):
         scores = float_scores(node, inputs[0], inputs[1])
         allowed = allowed_mask(node, q.shape[1], v.shape[1])
         scores = np.where(allowed, scores, -np.inf)
-        scores = scores - scores.max(axis=-1, keepdims=True)
-        p = np.exp(scores)
-        p = p / p.sum(axis=-1, keepdims=True)
+        peak = np.where(allowed.any(axis=-1, keepdims=True), scores.max(axis=-1, keepdims=True), 0.0)
+        p = np.exp(scores - peak)
+        p = p / np.maximum(p.sum(axis=-1, keepdims=True), 1e-300)  # a row with no key gives 0
         out = p @ v  # [H, S, D]
         return [out.transpose(1, 0, 2).reshape(q.shape[1], hq * d)]
 
@@ -172,13 +172,12 @@ class Attention(OpKind):
             raise UserError(f"attention {node.name}: inputs are not fixed-point; quantize them first")
         out = graph.tensors[node.outputs[0]]
         seq = out.type.shape[0]
-        bits = getattr(config, "act_bits", 16)
-        score_t = fixed_for_max(self._score_max_abs(node, graph, config), bits)
+        score_t = act_type_for(config, self._score_max_abs(node, graph, config))
         plan = attention_plan(q_t, k_t, v_t, score_t, float(a["scale"]), a["head_dim"], seq)
         x_t, e_t = exp_types(score_t)
         base, slope, spec = fit_table(exp_neg, x_t, e_t, ("zero", "zero"),
                                       getattr(config, "table_bits", DEFAULT_TABLE_BITS))
-        out_t = fixed_for_max(calib_max_abs(graph, config, out.name), bits)
+        out_t = act_type_for(config, calib_max_abs(graph, config, out.name))
         out.type = TensorType(out.type.shape, out_t)
         params = {EXP_KEYS[0]: base, EXP_KEYS[1]: slope}
         et = entry_types(base, slope)
@@ -234,18 +233,26 @@ class Attention(OpKind):
     def hls_context(self, node, graph):
         a = node.attrs
         seq = graph.tensors[node.outputs[0]].type.shape[0]
-        return {
+        quantized = "attn" in a
+        ctx = {
             "Hq": a["heads"], "Hk": a["kv_heads"], "D": a["head_dim"],
             "group": a["heads"] // a["kv_heads"],
             "causal": bool(a.get("causal")),
-            "has_mask": "q_mask" in node.params,
             "stream_rows": streams_causally(node, seq),
-            "attn": a["attn"],
-            "exp_table": a["exp_table"],
-            "score_ctype": _score_type(a["attn"]).c_type(),
-            "score_raw_min": _score_type(a["attn"]).raw_min,
-            "in_fracs": [graph.tensors[t].type.dtype.frac for t in node.inputs],
+            "quantized": quantized,
+            "has_mask": ("q_mask" if quantized else "mask") in node.params,
+            "scale": repr(float(a["scale"])),
         }
+        if quantized:
+            score_t = _score_type(a["attn"])
+            ctx.update({
+                "attn": a["attn"],
+                "exp_table": a["exp_table"],
+                "score_ctype": score_t.c_type(),
+                "score_raw_min": score_t.raw_min,
+                "in_fracs": [graph.tensors[t].type.dtype.frac for t in node.inputs],
+            })
+        return ctx
 
 
 def _score_type(plan: dict) -> FixedType:

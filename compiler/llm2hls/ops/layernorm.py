@@ -31,7 +31,7 @@ from ..ir.types import FixedType, TensorType, int_type
 from ..numerics import INT, as_raw, bits_for, convert, isqrt, round_shift
 from .activation import attach_params, calib_max_abs
 from .base import Cost, OpKind, param_bytes, register
-from .tables import fixed_for_max
+from .tables import act_type_for
 
 NORM_FRAC = 24  # fraction bits of the normalized value n in [-1, 1]
 GAIN_BITS = 18  # signed width of q_gamma (one DSP input port)
@@ -137,7 +137,7 @@ class LayerNorm(OpKind):
         c = out.type.shape[-1]
         kind = node.attrs.get("kind", "layer")
         plan = layernorm_plan(kind, in_type, c, float(node.attrs.get("eps", 1e-5)))
-        out_type = fixed_for_max(calib_max_abs(graph, config, out.name), getattr(config, "act_bits", 16))
+        out_type = act_type_for(config, calib_max_abs(graph, config, out.name))
         gamma = node.param("weight").astype(np.float64) if "weight" in node.params else np.ones(c)
         gain = gamma * math.sqrt(c)
         peak = float(np.abs(gain).max(initial=0.0)) or 1.0
@@ -186,11 +186,17 @@ class LayerNorm(OpKind):
         )
 
     def hls_context(self, node, graph):
-        s, c = graph.tensors[node.outputs[0]].type.shape[-2:]
-        return {
+        c = graph.tensors[node.outputs[0]].type.shape[-1]
+        quantized = "ln" in node.attrs
+        ctx = {
             "C": c,
-            "ln": node.attrs["ln"],
             "kind": node.attrs.get("kind", "layer"),
-            "has_beta": "q_beta" in node.params,
-            "in_bits": graph.tensors[node.inputs[0]].type.dtype.width,
+            "quantized": quantized,
+            "has_gamma": "weight" in node.params,
+            "has_beta": ("q_beta" if quantized else "bias") in node.params,
+            "eps": repr(float(node.attrs.get("eps", 1e-5))),
         }
+        if quantized:
+            ctx["ln"] = node.attrs["ln"]
+            ctx["in_bits"] = graph.tensors[node.inputs[0]].type.dtype.width
+        return ctx

@@ -69,6 +69,14 @@ def fixed_for_max(max_abs: float, bits: int, signed: bool = True) -> FixedType:
     return FixedType(bits, bits - int_bits - (1 if signed else 0), signed, "RND", "SAT")
 
 
+def act_type_for(config: Any, max_abs: float) -> FixedType:
+    """The activation type of a calibrated magnitude: ``config.act_type`` (passes.quantize), or
+    the same rule (:func:`fixed_for_max`) for configs without it."""
+    if hasattr(config, "act_type"):
+        return config.act_type(max_abs)
+    return fixed_for_max(max_abs, getattr(config, "act_bits", 16))
+
+
 def build_table(
     f: Callable[[np.ndarray], np.ndarray],
     in_frac: int,

@@ -206,7 +206,7 @@ def fold_norm_gain(graph: Graph) -> tuple[Graph, bool]:
             n.params["bias"] = Param((n.param("bias").astype(np.float64) * gain).astype(np.float32))
         mul = nxt[0]
         out = mul.outputs[0]
-        _drop_node(g, mul)
+        del g.nodes[mul.name]  # its output tensor lives on as the norm's output
         g.tensors.pop(n.outputs[0])
         n.outputs = [out]
         users = _consumers(g)

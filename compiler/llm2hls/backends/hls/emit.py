@@ -100,16 +100,17 @@ def emit_project(
     weights = [n for n in graph.topo_nodes() if emitted_params(n, quantized)]
     for node in weights:
         (out_dir / "weights" / f"{node.name}.h").write_text(render_weights(env, node, quantized))
+    var = stream_names(graph, top)
     io = {
-        "inputs": [_io_port(graph, t) for t in graph.inputs],
-        "outputs": [_io_port(graph, t) for t in graph.outputs],
+        "inputs": [{**_io_port(graph, t), "var": var[t]} for t in graph.inputs],
+        "outputs": [{**_io_port(graph, t), "var": var[t]} for t in graph.outputs],
     }
     streams = [
-        {**port(graph, t), "depth": graph.tensors[t].meta.get("fifo_depth", 2)}
+        {**port(graph, t), "var": var[t], "depth": graph.tensors[t].meta.get("fifo_depth", 2)}
         for n in graph.topo_nodes() for t in n.outputs if t not in graph.outputs
     ]
     calls = [
-        {"fn": n.name, "op": n.op, "args": n.inputs + n.outputs, "source": n.source}
+        {"fn": n.name, "op": n.op, "args": [var[t] for t in n.inputs + n.outputs], "source": n.source}
         for n in graph.topo_nodes()
     ]
     ctx = {
@@ -155,6 +156,19 @@ def emit_project(
         tb_source=out_dir / "tb" / f"tb_{top}.cpp",
         quantized=quantized,
     )
+
+
+def stream_names(graph: Graph, top: str) -> dict[str, str]:
+    """C variable name of every stream: the tensor's name, unless a stage function has it."""
+    taken = set(graph.nodes) | {top} | {f"{t}_t" for t in graph.tensors}
+    names = {}
+    for t in graph.tensors:
+        name = t
+        while name in taken:
+            name += "_s"
+        taken.add(name)
+        names[t] = name
+    return names
 
 
 def check_hls_graph(graph: Graph) -> None:

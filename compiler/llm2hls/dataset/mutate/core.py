@@ -195,7 +195,7 @@ def rules_for(classes: list[str] | None = None) -> dict[str, Rule]:
 
             raise UserError(f"unknown bug class(es) {', '.join(unknown)}; choose from {', '.join(_REGISTRY)}")
         return {c: _REGISTRY[c] for c in classes}
-    return dict(_REGISTRY)
+    return {c: _REGISTRY[c] for c in BUG_CLASSES}
 
 
 BUG_CLASSES = ["OOB", "INIT", "SHFT", "INF", "USE", "MLU", "ZERO", "BUF", "APT", "FND", "DID", "DFP", "IDAP",

@@ -111,6 +111,8 @@ class USE(Rule):
         out = []
         for n in src.nodes("sized_type_specifier", "template_type"):
             txt = src.t(n)
+            if n.parent.type == "parameter_declaration":  # the interface must match kernel.h
+                continue
             if n.type == "sized_type_specifier" and txt in _SIGNED:
                 out.append(self.mut(src, [replace(src, n, _SIGNED[txt])], f"'{txt}' made signed"))
             elif n.type == "template_type" and txt.startswith("ap_uint<"):

@@ -33,13 +33,26 @@ def matmul(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
     if isinstance(a, Probs) and isinstance(b, (Act, Pointwise)):
         return attend(lw, a.scores, b)
     if isinstance(a, (Act, Pointwise)) and isinstance(b, (Act, Pointwise)):
-        return Scores(q=a, kt=b)
+        (q, fq), (kt, fk) = _peel_scale(a), _peel_scale(b)
+        return Scores(q=q, kt=kt, scale=fq * fk)
     if isinstance(a, (Act, Pointwise)) and not is_symbolic(b):
         w = torch.as_tensor(b)
         if w.dim() != 2:
             raise lw.unsupported(f"matmul with a constant of shape {list(w.shape)} (only 2-D weights)")
         return linear_stage(lw, a, w.t(), None)
     raise lw.unsupported("matmul of a constant with an activation (weights must be the right operand)")
+
+
+def _peel_scale(v: Any) -> tuple[Any, float]:
+    """``c * x`` -> ``(x, c)``: a constant factor on q or k becomes part of the scores' scale
+    (decomposed SDPA scales both q and k by ``scale ** 0.5``)."""
+    if isinstance(v, Pointwise) and v.expr[0] in ("mul", "div") and len(v.expr) == 3:
+        _, left, right = v.expr
+        if left == ("x",) and right[0] == "c":
+            return v.base, (right[1] if v.expr[0] == "mul" else 1.0 / right[1])
+        if right == ("x",) and left[0] == "c" and v.expr[0] == "mul":
+            return v.base, left[1]
+    return v, 1.0
 
 
 # ---- masks ----------------------------------------------------------------------------------
@@ -101,6 +114,8 @@ def where(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
     if is_symbolic(cond):
         raise lw.unsupported("where with a condition computed from activations")
     cond = torch.as_tensor(cond).to(torch.bool)
+    if isinstance(y, Probs) and not is_symbolic(x) and not bool(cond.any()):
+        return y  # decomposed "safe softmax": zero rows that are fully masked; there are none
     if isinstance(x, Scores) and not is_symbolic(y):
         _fill_value_blocks(lw, y)
         return _combine(x, _allowed_from(lw, x, cond, additive=False))
@@ -108,6 +123,20 @@ def where(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
         _fill_value_blocks(lw, x)
         return _combine(y, ~_allowed_from(lw, y, cond, additive=False))
     raise lw.unsupported("where on activations is only supported to mask attention scores")
+
+
+@register_lowering(aten.eq)
+def eq(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> torch.Tensor:
+    """``scores == -inf`` (decomposed safe softmax) is known: exactly the masked positions."""
+    scores, other = kw["self"], kw["other"]
+    if not isinstance(scores, Scores) or scalar_of(other) != float("-inf"):
+        raise lw.unsupported("comparisons of activations are not supported")
+    allowed = scores.allowed if scores.allowed is not None else torch.ones(scores.shape[-2:], dtype=torch.bool)
+    if scores.causal_from_sdpa:
+        allowed = allowed & torch.tril(torch.ones_like(allowed))
+    if not bool(allowed.any(dim=-1).all()):
+        raise lw.unsupported("attention rows in which every key is masked")
+    return torch.broadcast_to(~allowed, scores.shape).clone()
 
 
 @register_lowering(aten.softmax, aten._softmax, aten._safe_softmax)

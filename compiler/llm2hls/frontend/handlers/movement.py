@@ -7,7 +7,10 @@ activation view, so they cost nothing until a compute stage needs another channe
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
+
+import numpy as np
 
 import torch
 
@@ -49,9 +52,38 @@ def movement(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
         tensors = kw["tensors"]
         if not all(isinstance(t, (Act, Pointwise)) for t in tensors):
             raise lw.unsupported("concatenating activations with constants is not streamable")
+    first = next(iter(kw.values()))
+    if isinstance(first, (Scores, Probs)):
+        return reshape_scores(lw, node, first, kw)
     kw = {k: _as_acts(lw, v) for k, v in kw.items()}
     results = [call_bound(node.target, {k: _substitute(v, f) for k, v in kw.items()}) for f in range(4)]
     return rewrap(results)
+
+
+SCORE_RESHAPES = (aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.expand.default)
+SCORE_COPIES = (aten.clone.default, aten.contiguous.default, aten.alias.default, aten.detach.default)
+
+
+def reshape_scores(lw: Lowerer, node: torch.fx.Node, value: Any, kw: dict[str, Any]) -> Any:
+    """Re-batch attention scores (``[1, H, S, S] <-> [H, S, S]`` in decomposed matmuls): the same
+    reshape of their leading dims is applied to q and k^T."""
+    if node.target in SCORE_COPIES:
+        return value
+    scores = value.scores if isinstance(value, Probs) else value
+    size = kw.get("size", kw.get("shape"))
+    if node.target not in SCORE_RESHAPES or size is None:
+        raise lw.unsupported("attention scores are only reshaped between [1, H, S, S] and [H, S, S]")
+    old_shape = scores.shape
+    probe = torch.empty(old_shape, device="meta")
+    resized = probe.expand(size) if node.target == aten.expand.default else probe.reshape(size)
+    target_shape = tuple(resized.shape)
+    if target_shape[-2:] != old_shape[-2:] or int(np.prod(target_shape)) != int(np.prod(old_shape)):
+        raise lw.unsupported("attention scores are only reshaped between [1, H, S, S] and [H, S, S]")
+    lead = target_shape[:-2]
+    q = lw.as_act(scores.q).map_fields(lambda t: t.reshape(lead + t.shape[-2:]))
+    kt = lw.as_act(scores.kt).map_fields(lambda t: t.reshape(lead + t.shape[-2:]))
+    out = dataclasses.replace(scores, q=q, kt=kt)
+    return Probs(out) if isinstance(value, Probs) else out
 
 
 NOOP_OPS = (

@@ -1,0 +1,61 @@
+"""Base designs from projects that ``llm2hls.pipeline`` generates (tiny transformer models).
+
+The project's kernel (``src/<top>.cpp``) is the mutable file; its testbench, weights and data
+files come along unchanged. Extra vectors are random model inputs run through the reference
+interpreter in integer mode (the compiler's golden model), written with the backend's own writer.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .base import BaseDesign
+
+
+def design_from_project(project: Path, graph, provenance: dict, n_vectors: int = 3, seed: int = 0) -> BaseDesign:
+    """Wrap the generated HLS project at ``project`` (with its quantized ``graph``) as a base design."""
+    from ..backends.hls.emit import write_data
+    from ..pipeline import random_inputs
+    from ..reference import quantize_inputs, run_graph
+
+    project = Path(project)
+    top = json.loads((project / "report.json").read_text()).get("top") or graph.name
+    files = {}
+    for sub in ("src", "weights"):
+        for f in sorted((project / sub).glob("*")):
+            files[f"{sub}/{f.name}"] = f.read_text()
+    files[f"tb/tb_{top}.cpp"] = (project / "tb" / f"tb_{top}.cpp").read_text()
+    vectors = [{f"tb/{f.name}": f.read_text() for f in sorted((project / "tb").glob("*.txt"))}]
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(1, n_vectors):
+            x = quantize_inputs(graph, random_inputs(graph, seed * 1000 + k))
+            y = run_graph(graph, x, mode="int")
+            vec = {}
+            for name, values in [*x.items(), *((f"{n}.golden", v) for n, v in y.items())]:
+                p = Path(tmp) / f"{name}.txt"
+                write_data(p, values, True)
+                vec[f"tb/{p.name}"] = p.read_text()
+            vectors.append(vec)
+    from .. import __version__
+
+    return BaseDesign(
+        id=f"gen-{provenance.get('model', top)}-{provenance.get('scheme', '')}-l{provenance.get('lanes', '')}",
+        family=f"gen-{provenance.get('family', provenance.get('model', top))}",
+        provenance={"source": "generated", "top": top, "compiler_version": __version__, **provenance},
+        files=files, mutable=[f"src/{top}.cpp"], sources=[f"tb/tb_{top}.cpp", f"src/{top}.cpp"],
+        vectors=vectors, run_args=[], run_cwd="tb", include_dirs=["src", "weights"])
+
+
+def compile_base(model: Any, name: str, seq_len: int, scheme: str, lanes: int, family: str,
+                 n_vectors: int = 3) -> BaseDesign:
+    """Compile ``model`` with the llm2hls pipeline and wrap the project as a base design."""
+    from ..pipeline import compile_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = compile_model(model, Path(tmp) / "proj", seq_len=seq_len, quant=scheme, lanes=lanes,
+                            csim=False, name=name)
+        return design_from_project(res.out_dir, res.graph, {"model": name, "family": family, "scheme": scheme,
+                                                            "lanes": lanes, "seq_len": seq_len}, n_vectors)

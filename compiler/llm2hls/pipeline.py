@@ -1,0 +1,218 @@
+"""The whole compiler: model -> verified Vitis HLS project.
+
+``import -> canonicalize -> fuse -> calibrate + quantize -> parallelize -> forks -> FIFOs ->
+emit -> C simulation -> report``. Everything is written into a temporary folder beside the target
+and renamed at the end, so an error never leaves a half-written project.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .backends.hls import emit_project
+from .errors import UserError
+from .ir.graph import Graph
+from .ir.serialize import save_graph
+from .passes.canonicalize import clone
+from .passes.fifo import size_fifos
+from .passes.forks import insert_forks
+from .passes.fuse import fuse_activation, fuse_residual
+from .passes.parallelize import DEFAULT_LANES, parallelize
+from .passes.quantize import QuantConfig, calibrate, quantize_graph
+from .reference import dequantize_outputs, quantize_inputs, run_graph
+from .report import build_report, write_report
+
+Progress = Callable[[str], None]
+CALIB_SAMPLES = 4
+FLOAT_TOLERANCE = 1e-4
+"""Relative tolerance of the float (unquantized) C simulation: float32 C++ vs float64 reference."""
+
+
+@dataclass
+class CompileResult:
+    """Summary of one compilation (``to_json`` is the CLI's ``--json`` document)."""
+
+    name: str
+    out_dir: Path
+    graph: Graph = field(repr=False)
+    report: dict[str, Any] = field(repr=False)
+    seconds: float = 0.0
+
+    @property
+    def csim(self) -> dict[str, Any] | None:
+        return self.report.get("csim")
+
+    def to_json(self) -> dict[str, Any]:
+        t = self.report["totals"]
+        return {
+            "model": self.name,
+            "out_dir": str(self.out_dir),
+            "quant": self.report["quant"],
+            "ops": len({n.op for n in self.graph.nodes.values()}),
+            "stages": t["stages"],
+            "parameters": t["parameters"],
+            "param_bytes": t["param_bytes"],
+            "macs": t["macs"],
+            "interval_cycles": t["interval_cycles"],
+            "dsp": t["dsp"],
+            "bram18": t["bram18"],
+            "csim": self.csim,
+            "accuracy": self.report.get("accuracy"),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def error_stats(got: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """Max absolute error and that error relative to the reference's max magnitude."""
+    err = float(np.abs(np.asarray(got, np.float64) - np.asarray(ref, np.float64)).max(initial=0.0))
+    scale = float(np.abs(ref).max(initial=0.0))
+    return {"max_abs": err, "relative": err / scale if scale > 0 else err}
+
+
+def random_inputs(graph: Graph, seed: int) -> dict[str, np.ndarray]:
+    """Deterministic inputs: token ids below the vocabulary size, or N(0, 1) floats."""
+    from .frontend.model import make_example_inputs
+
+    return make_example_inputs(graph, seed)
+
+
+def compile_model(
+    model_or_path: Any,
+    out_dir: Path | str | None = None,
+    seq_len: int | None = None,
+    quant: str = "w8a16",
+    weight_bits: int | None = None,
+    lanes: int = DEFAULT_LANES,
+    csim: bool = True,
+    trust_pickle: bool = False,
+    progress: Progress | None = None,
+    name: str | None = None,
+) -> CompileResult:
+    """Compile a model (``nn.Module``, ``.pt2``, trusted ``.pt``, HF folder) into an HLS project.
+
+    Default ``out_dir``: ``hls_out/<model name>``. Returns the summary; the project, its report and
+    the C simulation result are in ``out_dir``.
+    """
+    from .frontend import import_model
+
+    say = progress or (lambda _msg: None)
+    start = time.perf_counter()
+    config = QuantConfig.from_scheme(quant, weight_bits)
+    say(f"importing {model_or_path if isinstance(model_or_path, (str, Path)) else type(model_or_path).__name__}")
+    imported = import_model(model_or_path, seq_len=seq_len, trust_pickle=trust_pickle, name=name)
+    graph = imported.graph
+    say(f"imported {imported.name}: {len(graph.nodes)} stages, sequence length {imported.seq_len}")
+    test_inputs = imported.example_inputs
+    torch_out = imported.torch_outputs(test_inputs)
+    calib_inputs = [random_inputs(graph, seed) for seed in range(1, CALIB_SAMPLES + 1)] + [test_inputs]
+    out = Path(out_dir) if out_dir is not None else Path("hls_out") / _safe_name(imported.name)
+    return compile_graph(graph, out, config, calib_inputs, test_inputs, lanes=lanes, csim=csim,
+                         torch_outputs=torch_out, progress=say, start=start)
+
+
+def compile_graph(
+    graph: Graph,
+    out_dir: Path | str,
+    config: QuantConfig,
+    calib_inputs: list[dict[str, np.ndarray]],
+    test_inputs: dict[str, np.ndarray],
+    lanes: int = DEFAULT_LANES,
+    csim: bool = True,
+    torch_outputs: dict[str, np.ndarray] | None = None,
+    progress: Progress | None = None,
+    start: float | None = None,
+) -> CompileResult:
+    """Compile an imported float IR graph (the part of :func:`compile_model` after the frontend)."""
+    say = progress or (lambda _msg: None)
+    start = time.perf_counter() if start is None else start
+    out = Path(out_dir)
+    _check_target(out)
+    float_graph = clone(graph)
+
+    g = graph
+    if not config.is_float:  # a fused activation is a table: only the integer build has one
+        g, _ = fuse_activation(g)
+    g, _ = fuse_residual(g)
+    say(f"fused: {len(graph.nodes)} -> {len(g.nodes)} stages")
+    calibrate(g, calib_inputs, config)
+    quantize_graph(g, config)
+    say(f"quantized ({config.scheme}) on {len(calib_inputs)} calibration inputs")
+    g, _ = parallelize(g, lanes)
+    g, _ = insert_forks(g)
+    g, _ = size_fifos(g)
+
+    ref_float = run_graph(float_graph, test_inputs, mode="float")
+    if config.is_float:
+        tb_in = {k: np.asarray(v) for k, v in test_inputs.items()}
+        golden = run_graph(g, tb_in, mode="float")
+        real_out = golden
+    else:
+        tb_in = quantize_inputs(g, test_inputs)
+        golden = run_graph(g, tb_in, mode="int")
+        real_out = dequantize_outputs(g, golden)
+    accuracy = _accuracy(g, float_graph, real_out, ref_float, torch_outputs)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        project = emit_project(g, tmp, tb_in, golden, tolerance=FLOAT_TOLERANCE)
+        say(f"emitted {len(g.nodes)} stages into {out}")
+        save_graph(g, tmp / "ir.json")
+        extra: dict[str, Any] = {"accuracy": accuracy, "top": project.top}
+        if csim:
+            from .sim.csim import run_csim
+
+            say("C simulation: building with g++ (cached when unchanged) ...")
+            res = run_csim(tmp, project.top)
+            extra["csim"] = {**res.to_json(), "bit_exact": not config.is_float}
+            del extra["csim"]["log"]
+            say(f"C simulation: {res.mismatches} mismatches in {res.elements} elements "
+                f"(build {res.build_s:.1f} s{' cached' if res.cached else ''}, run {res.run_s:.2f} s)")
+        report = build_report(g, extra)
+        write_report(report, tmp)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return CompileResult(graph.name, out, g, report, time.perf_counter() - start)
+
+
+def _accuracy(g, float_graph, real_out, ref_float, torch_outputs) -> dict[str, Any]:
+    (name,) = g.outputs[:1]
+    fname = float_graph.outputs[0]
+    acc: dict[str, Any] = {"vs_reference_float": error_stats(real_out[name], ref_float[fname])}
+    if torch_outputs:
+        acc["vs_torch"] = error_stats(real_out[name], next(iter(torch_outputs.values())))
+    return acc
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "model"
+
+
+MARKERS = ("ir.json", "report.json")
+
+
+def _check_target(out: Path) -> None:
+    """Refuse to replace a folder that is not an llm2hls project (never delete user data)."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not all((out / m).exists() for m in MARKERS))):
+        raise UserError(f"output folder {out} exists and is not an llm2hls project; choose another --out")
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Move the finished project into place (replacing an older llm2hls project)."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
