@@ -20,14 +20,16 @@ def dataset_group() -> None:
 @click.option("--jobs", default=2, show_default=True, help="parallel workers")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--classes", default="", help="comma-separated bug classes (default: all)")
-def generate_cmd(out: str, count: int, jobs: int, seed: int, classes: str) -> None:
+@click.option("--models", default=0, show_default=True,
+              help="also use this many base designs compiled by llm2hls from tiny transformer models")
+def generate_cmd(out: str, count: int, jobs: int, seed: int, classes: str, models: int) -> None:
     """Inject bugs into base designs, verify each mutant by execution, write records."""
     from ..dataset.generate import generate
 
     if count < 1 or jobs < 1:
         raise UserError("--count and --jobs must be >= 1")
     cls = [c.strip().upper() for c in classes.split(",") if c.strip()] or None
-    table = generate(Path(out), count, jobs, seed, cls, echo=click.echo)
+    table = generate(Path(out), count, jobs, seed, cls, echo=click.echo, models=models)
     click.echo(f"\n{'class':8} {'tried':>6} {'buggy':>6} {'equiv':>6} {'rejected':>8}")
     for c, r in table.items():
         click.echo(f"{c:8} {r['tried']:6} {r['buggy']:6} {r['equivalent']:6} {r['rejected']:8}")

@@ -22,13 +22,45 @@ from .toolchain import Builder
 from .verify import classify
 
 PAIR_RATE = 0.2
+GENERATED_RATE = 0.5  # share of tasks that try generated base designs first (when there are any)
 _BASES: dict[str, BaseDesign] = {}
 _VALID: dict[str, bool] = {}
 
 
+_GENERATED: list[str] = []  # JSON files of generated base designs (set by ``generate``)
+
+
 def design_catalog() -> list[tuple[str, dict]]:
-    """Every classic base design (kernel name, params) in a fixed order."""
-    return [(k, p) for k in sorted(KERNELS) for p in param_grid(KERNELS[k])]
+    """Every base design in a fixed order: classic (kernel name, params), then generated ones
+    (``("@file", {"path": ...})``)."""
+    return [(k, p) for k in sorted(KERNELS) for p in param_grid(KERNELS[k])] + \
+        [("@file", {"path": f}) for f in _GENERATED]
+
+
+def prepare_generated(out: Path, count: int, builder: Builder, echo=print) -> list[str]:
+    """Compile the first ``count`` generated base designs into ``out/generated`` (once; resumable).
+    Only designs whose harness passes are kept."""
+    from .generated import GENERATED_CATALOG, catalog_base
+
+    if count > len(GENERATED_CATALOG):
+        raise UserError(f"--models {count}: only {len(GENERATED_CATALOG)} generated designs are defined")
+    d = out / "generated"
+    d.mkdir(exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = d / f"catalog-{i}.json"
+        if not path.exists():
+            echo(f"compiling generated base design {i + 1}/{count}: {GENERATED_CATALOG[i]}")
+            design = catalog_base(i)
+            res = run_design(design, builder)
+            if res.status != "pass":
+                echo(f"  skipped: its harness does not pass ({res.status}: {res.detail[:100]})")
+                continue
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(design.to_json()))
+            tmp.rename(path)
+        paths.append(str(path))
+    return paths
 
 
 def split_of(family: str) -> str:
@@ -40,7 +72,10 @@ def split_of(family: str) -> str:
 def _base(kernel: str, params: dict) -> BaseDesign:
     key = kernel + json.dumps(params, sort_keys=True)
     if key not in _BASES:
-        _BASES[key] = build_classic(KERNELS[kernel], params)
+        if kernel == "@file":
+            _BASES[key] = BaseDesign.from_json(json.loads(Path(params["path"]).read_text()))
+        else:
+            _BASES[key] = build_classic(KERNELS[kernel], params)
     return _BASES[key]
 
 
@@ -72,6 +107,8 @@ def plan_task(seed: int, index: int, classes: list[str]) -> tuple[BaseDesign, li
     catalog = design_catalog()
     order = list(range(len(catalog)))
     rng.shuffle(order)
+    if _GENERATED and rng.random() < GENERATED_RATE:  # generated designs first for this task
+        order.sort(key=lambda i: catalog[i][0] != "@file")
     for di in order:
         design = _base(*catalog[di])
         path = design.mutable[0]
@@ -133,7 +170,8 @@ _WORKER_BUILDER: Builder | None = None
 
 def _worker(args) -> dict:
     global _WORKER_BUILDER
-    task_id, seed, index, classes, cache = args
+    task_id, seed, index, classes, cache, generated = args
+    _GENERATED[:] = generated
     if _WORKER_BUILDER is None:
         _WORKER_BUILDER = Builder(Path(cache))
     try:
@@ -163,8 +201,12 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | None, echo=print) -> dict:
-    """Generate ``count`` tasks into ``out`` (resuming if it already holds some); return the yield table."""
+def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | None, echo=print,
+             models: int = 0) -> dict:
+    """Generate ``count`` tasks into ``out`` (resuming if it already holds some); return the yield table.
+
+    ``models`` > 0 adds that many base designs compiled by the llm2hls pipeline from tiny models.
+    """
     classes = list(rules_for(classes))  # validates names
     out.mkdir(parents=True, exist_ok=True)
     (out / "bases").mkdir(exist_ok=True)
@@ -172,10 +214,17 @@ def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | N
     records, rejected = _read_jsonl(rec_path), _read_jsonl(rej_path)
     done = {r["id"] for r in records} | {r["id"] for r in rejected}
     keys = {r["dedup_key"] for r in records}
-    todo = [(f"s{seed}-{i:06d}", seed, i, classes, str(out / ".cache")) for i in range(count)
+    config = {"seed": seed, "classes": classes, "models": models}
+    cfg_path = out / "config.json"
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != config:
+        raise UserError(f"{out} was generated with {cfg_path.read_text().strip()}; resume it with the same "
+                        f"--seed/--classes/--models or use another --out")
+    cfg_path.write_text(json.dumps(config))
+    builder = Builder(out / ".cache")  # builds the precompiled header once before the workers start
+    generated = prepare_generated(out, models, builder, echo) if models else []
+    todo = [(f"s{seed}-{i:06d}", seed, i, classes, str(out / ".cache"), generated) for i in range(count)
             if f"s{seed}-{i:06d}" not in done]
     echo(f"{len(done)} tasks already done, {len(todo)} to go ({jobs} jobs)")
-    Builder(out / ".cache")  # build the precompiled header once before the workers start
     with open(rec_path, "a") as fr, open(rej_path, "a") as fj, ProcessPoolExecutor(jobs) as pool:
         futs = [pool.submit(_worker, t) for t in todo]
         for n, fut in enumerate(as_completed(futs), 1):

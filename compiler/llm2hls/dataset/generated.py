@@ -59,3 +59,36 @@ def compile_base(model: Any, name: str, seq_len: int, scheme: str, lanes: int, f
                             csim=False, name=name)
         return design_from_project(res.out_dir, res.graph, {"model": name, "family": family, "scheme": scheme,
                                                             "lanes": lanes, "seq_len": seq_len}, n_vectors)
+
+
+def _tiny(arch: str, hidden: int, heads: int, seed: int):
+    """A tiny randomly initialised transformer of family ``arch`` (one layer, small vocab)."""
+    import torch
+    import transformers as tf
+
+    torch.manual_seed(seed)
+    if arch == "gpt2":
+        cfg = tf.GPT2Config(n_embd=hidden, n_head=heads, n_layer=1, vocab_size=61, n_positions=32,
+                            bos_token_id=None, eos_token_id=None)
+        return tf.GPT2LMHeadModel(cfg).eval()
+    if arch == "gpt_neox":
+        cfg = tf.GPTNeoXConfig(hidden_size=hidden, num_attention_heads=heads, num_hidden_layers=1,
+                               intermediate_size=2 * hidden, vocab_size=61, max_position_embeddings=32)
+        return tf.GPTNeoXForCausalLM(cfg).eval()
+    cfg = tf.LlamaConfig(hidden_size=hidden, num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
+                         num_hidden_layers=1, intermediate_size=2 * hidden, vocab_size=61, max_position_embeddings=32)
+    return tf.LlamaForCausalLM(cfg).eval()
+
+
+# (arch, hidden, heads, seq_len, scheme, lanes): each entry is one generated base design.
+GENERATED_CATALOG = [
+    ("gpt2", 16, 2, 5, "w8a16", 1), ("llama", 16, 2, 5, "w8a16", 2), ("gpt_neox", 16, 2, 4, "w4a16", 1),
+    ("gpt2", 24, 3, 4, "w4a16", 2), ("llama", 24, 2, 4, "w4a16", 1), ("gpt_neox", 24, 3, 5, "w8a16", 2),
+]
+
+
+def catalog_base(i: int) -> BaseDesign:
+    """Compile entry ``i`` of :data:`GENERATED_CATALOG` into a base design."""
+    arch, hidden, heads, seq, scheme, lanes = GENERATED_CATALOG[i]
+    name = f"{arch}_h{hidden}_s{seq}"
+    return compile_base(_tiny(arch, hidden, heads, seed=i), name, seq, scheme, lanes, family=arch)

@@ -183,6 +183,8 @@ def check(text: str, facts: dict | None = None) -> list[Violation]:
                 continue
             line = n.start_point[0] + 1
             is_array = params[port].type == "array_declarator"
+            if "stream" in src.t(params[port].parent):  # hls::stream ports: axis/ap_fifo are their modes
+                continue
             if not is_array and mode in ARRAY_ONLY:
                 out.append(Violation("SMA", f"INTERFACE mode={mode} (an array/memory interface) on scalar port '{port}'", line))
             if is_array and mode in SCALAR_ONLY:

@@ -166,7 +166,8 @@ class Attention(OpKind):
         if a.get("kv_cache"):
             raise UserError(f"attention {node.name}: integer mode with a KV cache is not supported yet")
         if a["heads"] % a["kv_heads"]:
-            raise UserError(f"attention {node.name}: heads {a['heads']} not a multiple of kv_heads {a['kv_heads']}")
+            raise UserError(f"attention {node.name}: heads {a['heads']} is not a multiple of "
+                            f"kv_heads {a['kv_heads']}; check the model's head counts")
         q_t, k_t, v_t = (graph.tensors[t].type.dtype for t in node.inputs)
         if not all(isinstance(t, FixedType) for t in (q_t, k_t, v_t)):
             raise UserError(f"attention {node.name}: inputs are not fixed-point; quantize them first")

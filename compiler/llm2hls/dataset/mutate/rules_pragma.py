@@ -106,7 +106,7 @@ def _interface_rule(cls_name: str, doc: str, want_array: bool, modes: tuple[str,
                 port = f.get("port")
                 if f["directive"] != "INTERFACE" or port not in params:
                     continue
-                if (params[port].type == "array_declarator") != want_array:
+                if (params[port].type == "array_declarator") != want_array or "stream" in src.t(params[port].parent):
                     continue
                 for m in modes:
                     if str(f.get("mode", "")).lower() != m:

@@ -55,6 +55,11 @@ def movement(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
     first = next(iter(kw.values()))
     if isinstance(first, (Scores, Probs)):
         return reshape_scores(lw, node, first, kw)
+    if isinstance(first, Pointwise) and node.target not in (aten.cat.default, aten.stack.default):
+        moved = movement(lw, node, **{**kw, next(iter(kw)): first.base})
+        if isinstance(moved, Act) and int(np.prod(moved.shape)) <= int(np.prod(first.shape)):
+            # Elementwise math with scalar constants commutes with moving elements around.
+            return dataclasses.replace(first, base=moved, memo={}, origins=dict(first.origins))
     kw = {k: _as_acts(lw, v) for k, v in kw.items()}
     results = [call_bound(node.target, {k: _substitute(v, f) for k, v in kw.items()}) for f in range(4)]
     return rewrap(results)
@@ -111,3 +116,20 @@ def native_dropout(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
     if kw.get("train"):
         raise lw.unsupported("dropout in training mode; call model.eval() before compiling")
     return (kw["input"], None)
+
+
+SHAPE_ONLY_OPS = (
+    aten.full_like, aten.zeros_like, aten.ones_like, aten.empty_like, aten.new_zeros, aten.new_ones,
+    aten.new_full, aten.new_empty, aten.sym_size, aten.sym_numel, aten.size, aten.dim,
+)
+
+
+@register_lowering(*SHAPE_ONLY_OPS)
+def shape_only(lw: Lowerer, node: torch.fx.Node, **kw: Any) -> Any:
+    """Ops that read only the shape of an activation give constants (``empty`` reads as zeros)."""
+    first_key = next(iter(kw))
+    like = kw[first_key]
+    kw[first_key] = torch.zeros(like.shape, dtype=torch.float32)
+    with torch.no_grad():
+        out = call_bound(node.target, kw)
+    return torch.zeros_like(out) if node.target in (aten.empty_like.default, aten.new_empty.default) else out
