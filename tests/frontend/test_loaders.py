@@ -92,3 +92,30 @@ def test_float_input_module():
     assert imp.graph.tensors[x].type.shape == (5, 24) and not imp.graph.tensors[x].type.dtype.is_fixed
     assert imp.graph.outputs == ["output"]
     assert _max_err(imp) <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "zoo_name",
+    ["small_sdpa", pytest.param("gpt_neox", marks=pytest.mark.slow), pytest.param("llama_gqa", marks=pytest.mark.slow)],
+)
+def test_core_aten_pt2_gives_the_same_graph(tmp_path, zoo_name):
+    """A .pt2 saved after run_decompositions() (core ATen: bmm, _softmax, decomposed SDPA with
+    safe-softmax masking ...) lowers to the same stages as the high-level export."""
+    from collections import Counter
+
+    from models import extended_model_zoo
+
+    if zoo_name == "small_sdpa":
+        model, seq_len, kwargs = HandWrittenSDPADecoder(hidden=40, heads=5, layers=1), 5, {}
+    else:
+        _, factory, seq_len = next(z for z in extended_model_zoo() if z[0] == zoo_name)
+        model, kwargs = factory(), {"use_cache": False}
+    high = import_model(model, seq_len=seq_len)
+    with torch.no_grad():
+        ids = torch.zeros(1, seq_len, dtype=torch.int64)
+        ep = torch.export.export(model, (ids,), kwargs=kwargs, strict=False).run_decompositions()
+    path = tmp_path / "core.pt2"
+    torch.export.save(ep, str(path))
+    core = import_model(path)
+    assert Counter(n.op for n in core.graph.nodes.values()) == Counter(n.op for n in high.graph.nodes.values())
+    assert _max_err(core) <= 1e-4

@@ -120,3 +120,73 @@ def mixed_graph(seed: int = 1) -> Graph:
     g.outputs += ["m1", "d1", "z", "q"]
     g.validate()
     return g
+
+
+# ---- phase 2: nonlinear kinds and fused linears, quantized by the real passes ------------------
+def _float_linear(g: Graph, rng, name: str, ins: list[str], out: str, k: int, n: int, lanes: int,
+                  act_fn: str | None = None, residual: bool = False) -> Node:
+    node = g.add_node(Node(name, "linear", ins, [out], {"act": act_fn, "residual": residual},
+                           lanes=lanes, source=f"model.{name}"))
+    node.params["weight"] = Param(rng.normal(0, 0.4, size=(n, k)))
+    node.params["bias"] = Param(rng.normal(0, 0.3, size=n))
+    return node
+
+
+def _quantize(g: Graph, rng, n_calib: int = 3) -> Graph:
+    """Calibrate on normal inputs, quantize (w8a16), insert forks, size FIFOs: the real passes."""
+    from llm2hls.passes.fifo import size_fifos
+    from llm2hls.passes.forks import insert_forks
+    from llm2hls.passes.quantize import QuantConfig, calibrate, quantize_graph
+
+    calib = [{t: rng.normal(0, 1.0, size=g.tensors[t].type.shape) for t in g.inputs} for _ in range(n_calib)]
+    config = QuantConfig()
+    calibrate(g, calib, config)
+    quantize_graph(g, config)
+    g, _ = insert_forks(g)
+    g, _ = size_fifos(g)
+    g.validate()
+    return g
+
+
+def norm_act_graph(seed: int = 0, act_fn: str = "silu") -> Graph:
+    """x -> LayerNorm -> linear+gelu_tanh (fused) -> linear+residual(x) (fused) -> act -> RMSNorm,
+    odd sizes and lane counts; x is forked (a skip path around two token-buffering stages)."""
+    rng = np.random.default_rng(seed)
+    S, C, H = 5, 12, 20
+    g = Graph(f"normact{seed}")
+    g.add_tensor("x", TensorType((S, C)))
+    g.inputs.append("x")
+    for t, c in (("ln", C), ("h", H), ("r", C), ("a", C), ("y", C)):
+        g.add_tensor(t, TensorType((S, c)))
+    ln = g.add_node(Node("ln", "layernorm", ["x"], ["ln"], {"kind": "layer", "eps": 1e-5}, source="model.ln"))
+    ln.params["weight"] = Param(1.0 + 0.3 * rng.normal(size=C))
+    ln.params["bias"] = Param(0.2 * rng.normal(size=C))
+    _float_linear(g, rng, "fc1", ["ln"], "h", C, H, lanes=3, act_fn="gelu_tanh")
+    _float_linear(g, rng, "fc2", ["h", "x"], "r", H, C, lanes=2, residual=True)
+    g.add_node(Node("act", "act", ["r"], ["a"], {"fn": act_fn}, source="model.act"))
+    rms = g.add_node(Node("rms", "layernorm", ["a"], ["y"], {"kind": "rms", "eps": 1e-6}, source="model.rms"))
+    rms.params["weight"] = Param(1.0 + 0.3 * rng.normal(size=C))
+    g.outputs.append("y")
+    return _quantize(g, rng)
+
+
+def attention_graph(seed: int = 0) -> Graph:
+    """Two attention stages on their own q/k/v inputs: causal GQA (streams rows as tokens
+    arrive) and non-causal with a padding mask (buffers the whole sequence first)."""
+    rng = np.random.default_rng(seed)
+    S, HQ, HK, D = 7, 4, 2, 6
+    g = Graph(f"attn{seed}")
+    for p, hq, hk, causal in (("a", HQ, HK, True), ("b", 3, 3, False)):
+        for t, h in (("q", hq), ("k", hk), ("v", hk)):
+            g.add_tensor(f"{p}{t}", TensorType((S, h * D)))
+            g.inputs.append(f"{p}{t}")
+        g.add_tensor(f"{p}o", TensorType((S, hq * D)))
+        node = g.add_node(Node(f"{p}_attn", "attention", [f"{p}q", f"{p}k", f"{p}v"], [f"{p}o"],
+                               {"heads": hq, "kv_heads": hk, "head_dim": D, "scale": D ** -0.5,
+                                "causal": causal}, source=f"model.{p}.attn"))
+        if not causal:  # padding: the last two keys are masked out for every query
+            mask = np.ones((S, S), dtype=bool)
+            mask[:, S - 2:] = False
+            node.params["mask"] = Param(mask)
+        g.outputs.append(f"{p}o")
+    return _quantize(g, rng)

@@ -48,3 +48,57 @@ def verify_cmd(out: str, jobs: int) -> None:
     click.echo(f"{n - len(fails)}/{n} verdicts confirmed")
     if fails:
         raise SystemExit(1)
+
+
+@dataset_group.command("evaluate")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.argument("predictions", type=click.Path(dir_okay=False))
+@click.option("--jobs", default=2, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the full metrics as JSON")
+def evaluate_cmd(out: str, predictions: str, jobs: int, as_json: bool) -> None:
+    """Score a debugger's PREDICTIONS.jsonl on the dataset OUT (repairs are re-run on the harness)."""
+    import json
+
+    from ..dataset.evaluate import evaluate
+
+    if not Path(predictions).is_file():
+        raise UserError(f"predictions file {predictions} not found; produce one with 'llm2hls dataset baseline'")
+    m = evaluate(Path(out), Path(predictions), jobs)
+    if as_json:
+        click.echo(json.dumps(m, indent=1))
+        return
+    d = m["detection"]
+    click.echo(f"items {m['items']} (buggy {m['buggy']})")
+    click.echo(f"detection: precision {d['precision']:.3f} recall {d['recall']:.3f} "
+               f"FPR clean {d['fpr_clean']:.3f} FPR equivalent {d['fpr_equivalent']:.3f}")
+    click.echo(f"localization: top-1 {m['localization']['top1']:.3f} top-3 {m['localization']['top3']:.3f}")
+    click.echo(f"class macro-F1 {m['class_macro_f1']:.3f}; repair " +
+               " ".join(f"{k} {v:.3f}" for k, v in m["repair"].items()))
+    click.echo(f"\n{'class':8} {'n':>5} {'det':>6} {'top1':>6} {'top3':>6} {'F1':>6} {'pass@1':>7}")
+    for c, r in m["per_class"].items():
+        click.echo(f"{c:8} {r['n']:5} {r['detection_recall']:6.3f} {r['top1']:6.3f} {r['top3']:6.3f} "
+                   f"{r['f1']:6.3f} {r.get('pass@1', 0):7.3f}")
+
+
+@dataset_group.command("export")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["chat"]), default="chat", show_default=True)
+@click.option("--to", "dest", type=click.Path(file_okay=False), default=None, help="default: OUT/export-chat")
+def export_cmd(out: str, fmt: str, dest: str | None) -> None:
+    """Write prompt/target pairs per split (train/val/test JSONL)."""
+    from ..dataset.export import export_chat
+
+    counts = export_chat(Path(out), Path(dest) if dest else Path(out) / f"export-{fmt}")
+    click.echo(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+
+
+@dataset_group.command("baseline")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--predictions", default=None, type=click.Path(dir_okay=False), help="default: OUT/baseline.jsonl")
+def baseline_cmd(out: str, predictions: str | None) -> None:
+    """Run the trivial baseline debugger over every item; writes PREDICTIONS.jsonl."""
+    from ..dataset.baseline import run_baseline
+
+    dest = Path(predictions) if predictions else Path(out) / "baseline.jsonl"
+    n = run_baseline(Path(out), dest)
+    click.echo(f"{n} predictions written to {dest}")

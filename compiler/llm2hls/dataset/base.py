@@ -39,6 +39,11 @@ class BaseDesign:
 
     @classmethod
     def from_json(cls, d: dict) -> "BaseDesign":
+        if not all(isinstance(v, dict) for v in d.get("vectors", [])):
+            from ..errors import UserError
+
+            raise UserError(f"base design {d.get('id')} was written by an older llm2hls dataset format; "
+                            f"regenerate the dataset with 'llm2hls dataset generate'")
         return cls(**d)
 
     def write(self, root: Path, overrides: dict[str, str] | None = None) -> Path:

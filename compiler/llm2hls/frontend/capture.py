@@ -145,6 +145,4 @@ def _resize(t: torch.Tensor, seq_len: int) -> torch.Tensor:
     axis = t.dim() - 1 if not t.dtype.is_floating_point else t.dim() - 2
     shape = list(t.shape)
     shape[axis] = seq_len
-    if t.dtype.is_floating_point:
-        return torch.zeros(shape, dtype=t.dtype)
     return torch.zeros(shape, dtype=t.dtype)

@@ -287,7 +287,8 @@ class Lowerer:
         if not val.dtype.is_floating_point:
             if shape not in ((1, self.S), (self.S,)):
                 raise UserError(f"token-id input {node.name!r} has shape {list(shape)}; expected [1, {self.S}]")
-            sid = self.new_stream("input_ids", (self.S,), int_type(32))
+            first_ids = not any(self.graph.tensors[t].type.dtype.is_fixed for t in self.graph.inputs)
+            sid = self.new_stream("input_ids" if first_ids else node.name, (self.S,), int_type(32))
             act = Act.fresh(sid, shape, len(shape) - 1 if self.S > 1 else None)
         else:
             if len(shape) < 2 or shape[-2] != self.S or int(np.prod(shape[:-2])) != 1:

@@ -34,10 +34,15 @@ def _load_project(rtl_dir: Path) -> dict[str, Any]:
 
 
 def find_rtl_dir(path: Path) -> Path:
-    """``path`` itself if it holds rtl.json, else ``path/rtl``."""
+    """``path`` itself if it holds rtl.json; for a compiled project (``ir.json``), its ``rtl/``
+    folder, generated or refreshed from the IR when needed; else ``path/rtl``."""
     path = Path(path)
     if (path / "rtl.json").exists():
         return path
+    if (path / "ir.json").exists():
+        from ..backends.rtl.project import ensure_project_rtl
+
+        return ensure_project_rtl(path)
     if (path / "rtl" / "rtl.json").exists():
         return path / "rtl"
     raise UserError(f"no RTL project at {path} (expected rtl.json there or in {path}/rtl); "

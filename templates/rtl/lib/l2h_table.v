@@ -37,8 +37,10 @@ module l2h_table #(
     initial $readmemh(SFILE, srom);
 
     wire signed [XW-1:0] xv = $signed({{(XW-IW){(IS != 0) & x[IW-1]}}, x});
-    wire signed [XW-1:0] lo_v = LO;
-    wire signed [XW-1:0] hi_v = HII;
+    localparam signed [XW-1:0] LOV = LO;
+    localparam signed [XW-1:0] HIV = HII;
+    wire signed [XW-1:0] lo_v = LOV;
+    wire signed [XW-1:0] hi_v = HIV;
     wire below = xv < lo_v;
     wire above = xv > hi_v;
     wire signed [XW-1:0] xc = below ? lo_v : above ? hi_v : xv;

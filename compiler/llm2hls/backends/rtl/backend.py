@@ -19,7 +19,8 @@ from .stages import Stage, emit
 
 Golden = Callable[[Graph, dict[str, np.ndarray]], dict[str, np.ndarray]]
 
-LIB_MODULES = ("l2h_convert", "l2h_fifo", "l2h_fork", "l2h_eltwise", "l2h_embedding", "l2h_linear")
+LIB_MODULES = ("l2h_convert", "l2h_fifo", "l2h_fork", "l2h_eltwise", "l2h_embedding", "l2h_linear",
+               "l2h_table", "l2h_act", "l2h_layernorm", "l2h_attention")
 
 
 def reference_golden(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -133,11 +134,13 @@ def write_rtl(
     seed: int = 0,
     gap: float = 0.3,
     top: str | None = None,
+    meta: dict | None = None,
 ) -> Path:
     """Render the RTL of quantized ``graph`` and its cocotb bench into ``out_dir``.
 
     ``inputs``: raw input sets, one per inference (default: ``runs`` random sets); ``golden``
-    computes expected raw outputs (default: the reference interpreter, integer mode). The folder
+    computes expected raw outputs (default: the reference interpreter, integer mode); ``meta`` is
+    recorded in ``rtl.json`` (e.g. the hash of the IR it was generated from). The folder
     is written to a temporary sibling and renamed at the end, so nothing is ever half-written.
     """
     graph.validate()
@@ -182,7 +185,9 @@ def write_rtl(
         ))
         (tmp / "rtl.json").write_text(json.dumps(
             {"top": top, "graph": graph.name, "sources": sources, "test_module": f"test_{top}",
-             "stages": [{"node": s.node, "module": s.module} for s in stages]}, indent=1) + "\n")
+             "stages": [{"node": s.node, "module": s.module, "op": graph.nodes[s.node].op,
+                         "outputs": [t for _, t, d in s.ports if d == "out"]} for s in stages],
+             **(meta or {})}, indent=1) + "\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)

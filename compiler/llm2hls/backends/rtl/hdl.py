@@ -76,7 +76,13 @@ def write_mem(path: Path, words: list[str], comment: str) -> None:
 
 
 def vparam(v: Any) -> str:
-    """A Verilog parameter value: integers as-is, strings quoted."""
+    """A Verilog parameter value: strings quoted, 32-bit integers as-is, wider ones as sized
+    64-bit literals (an unsized literal is only 32 bits wide)."""
     if isinstance(v, str):
         return f'"{v}"'
-    return str(int(v))
+    v = int(v)
+    if -(2**31) <= v < 2**31:
+        return str(v)
+    if not 0 <= v < 2**64:
+        raise ValueError(f"parameter value {v} does not fit 64 unsigned bits")
+    return f"64'd{v}"

@@ -17,7 +17,7 @@ import numpy as np
 from ...errors import UserError
 from ...ir.graph import Graph, Node
 from ...ir.types import FixedType, numtype_from_json
-from .hdl import fixed, hex_words, out_params, packed_words
+from .hdl import fixed, hex_words, out_params, packed_words, vparam
 
 
 @dataclass
@@ -80,24 +80,14 @@ def emit_embedding(node: Node, graph: Graph) -> Stage:
     )
 
 
-def emit_linear(node: Node, graph: Graph) -> Stage:
-    """``y = convert(sum_k x*q_weight * q_scale + q_bias, Fx+Fm, y_type)`` with ``lanes`` MACs."""
-    if node.attrs.get("act") or node.attrs.get("residual"):
-        raise UserError(
-            f"node {node.name} (linear) has a fused act/residual, which the RTL backend does not "
-            "support yet; compile without fusion for RTL"
-        )
+def _linear_core(node: Node, graph: Graph, y_t: FixedType) -> tuple[dict[str, int | str], dict[str, list[str]]]:
+    """``l2h_linear`` parameters and memory files: ``convert(acc*q_scale + q_bias, Fx+Fm, y_t)``."""
     x_t = fixed(graph.tensors[node.inputs[0]].type)
-    y_t = fixed(graph.tensors[node.outputs[0]].type)
-    if "y_type" in node.attrs and numtype_from_json(node.attrs["y_type"]) != y_t:
-        raise UserError(f"node {node.name} (linear): attrs['y_type'] differs from its output type "
-                        "without a fused act/residual; re-run the quantize pass")
     w = np.asarray(node.param("q_weight"), dtype=np.int64)
     n, k = w.shape
     lanes = max(1, min(int(node.lanes), n))
     wb = param_type(node, "q_weight").width
     s_t = param_type(node, "q_scale")
-    fm = s_t.frac
     groups = -(-n // lanes)
     padded = np.zeros((groups * lanes, k), dtype=np.int64)
     padded[:n] = w
@@ -116,14 +106,197 @@ def emit_linear(node: Node, graph: Graph) -> Stage:
         b_t = param_type(node, "q_bias")
         params["BB"] = b_t.width
         params["BFILE"] = f"{node.name}_q_bias.mem"
-        mems[params["BFILE"]] = hex_words(node.param("q_bias"), b_t.width)
-    params.update(out_params(y_t, x_t.frac + fm - y_t.frac))
+        mems[str(params["BFILE"])] = hex_words(node.param("q_bias"), b_t.width)
+    params.update(out_params(y_t, x_t.frac + s_t.frac - y_t.frac))
+    return params, mems
+
+
+def table_params(spec: dict, in_t: FixedType, out_t: FixedType, node: Node, base_key: str,
+                 slope_key: str, prefix: str = "") -> tuple[dict[str, int | str], dict[str, list[str]]]:
+    """``l2h_table`` parameters (names prefixed with ``prefix``) and ROM files of a TableSpec."""
+    b_t, s_t = param_type(node, base_key), param_type(node, slope_key)
+    bfile, sfile = f"{node.name}_{base_key}.mem", f"{node.name}_{slope_key}.mem"
+    tails = {"zero": 0, "identity": 1, "clamp": 2}
+    p = {
+        "LO": int(spec["lo"]), "SHIFT": int(spec["shift"]), "SIZE": int(spec["size"]),
+        "BW": b_t.width, "SW": s_t.width,
+        "TAIL_LO": tails[spec["tail_lo"]], "TAIL_HI": tails[spec["tail_hi"]],
+        "CSHIFT": int(spec["frac"]) + int(spec["shift"]) - out_t.frac,
+        "ISHIFT": int(spec["in_frac"]) - out_t.frac,
+    }
+    if int(spec["in_frac"]) != in_t.frac:
+        raise UserError(f"node {node.name}: table built for input frac {spec['in_frac']}, "
+                        f"input has {in_t.frac}; re-run the quantize pass")
+    params: dict[str, int | str] = {prefix + k: v for k, v in p.items()}
+    params[prefix + "BFILE"], params[prefix + "SFILE"] = bfile, sfile
+    mems = {bfile: hex_words(node.param(base_key), b_t.width),
+            sfile: hex_words(node.param(slope_key), s_t.width)}
+    return params, mems
+
+
+def _act_params(node: Node, in_t: FixedType, out_t: FixedType) -> tuple[dict[str, int | str], dict[str, list[str]]]:
+    """``l2h_act`` parameters: the node's activation table from ``in_t`` to ``out_t``."""
+    from ...ops.activation import BASE_KEY, SLOPE_KEY, SPEC_KEY
+
+    params, mems = table_params(node.attrs[SPEC_KEY], in_t, out_t, node, BASE_KEY, SLOPE_KEY)
+    conv = out_params(out_t, 0)
+    del conv["SHIFT"]  # the table's own shifts (CSHIFT, ISHIFT) say how to convert
+    return {"IW": in_t.width, "IS": int(in_t.signed), **params, **conv}, mems
+
+
+def emit_linear(node: Node, graph: Graph) -> Stage:
+    """``y = convert(sum_k x*q_weight * q_scale + q_bias, Fx+Fm, y_type)`` with ``lanes`` MACs,
+    then the fused activation table and the fused residual add, if any (a generated module
+    chaining ``l2h_linear``, ``l2h_act`` and ``l2h_eltwise`` exactly as the unfused stages)."""
+    out_t = fixed(graph.tensors[node.outputs[0]].type)
+    act, residual = node.attrs.get("act"), bool(node.attrs.get("residual"))
+    y_t = numtype_from_json(node.attrs["y_type"]) if "y_type" in node.attrs else out_t
+    if not isinstance(y_t, FixedType):
+        raise UserError(f"node {node.name} (linear): y_type is not fixed-point; run the quantize pass")
+    if not act and not residual and y_t != out_t:
+        raise UserError(f"node {node.name} (linear): attrs['y_type'] differs from its output type "
+                        "without a fused act/residual; re-run the quantize pass")
+    params, mems = _linear_core(node, graph, y_t)
+    x_t = fixed(graph.tensors[node.inputs[0]].type)
+    n, k = node.param("q_weight").shape
     s = _tokens(graph, node.inputs[0])
-    return Stage(
-        node.name, "l2h_linear", params,
-        [("in", node.inputs[0], "in"), ("out", node.outputs[0], "out")],
-        mems=mems, work=s * (k + groups * (k + 4) + n),
-    )
+    groups = -(-n // int(params["L"]))
+    work = s * (k + groups * (k + 4) + n)
+    ports = [("in", node.inputs[0], "in")]
+    if not act and not residual:
+        ports.append(("out", node.outputs[0], "out"))
+        return Stage(node.name, "l2h_linear", params, ports, mems=mems, work=work)
+
+    from .render import render
+
+    module = f"linear_{node.name}"
+    wires, parts = [{"name": "y", "w": y_t.width}], []
+    parts.append({"name": "u_linear", "module": "l2h_linear", "params": params,
+                  "comment": f"x W^T + b -> {y_t}", "ports": [("in", "in"), ("out", "y")]})
+    cur, cur_t = "y", y_t
+    if act:
+        a_t = numtype_from_json(node.attrs["act_type"]) if "act_type" in node.attrs else out_t
+        ap, am = _act_params(node, y_t, a_t)  # type: ignore[arg-type]
+        mems.update(am)
+        wires.append({"name": "a", "w": a_t.width})
+        parts.append({"name": "u_act", "module": "l2h_act", "params": ap,
+                      "comment": f"fused {act} table -> {a_t}", "ports": [("in", cur), ("out", "a")]})
+        cur, cur_t = "a", a_t
+    if residual:
+        r_t = fixed(graph.tensors[node.inputs[1]].type)
+        frac = max(cur_t.frac, r_t.frac)
+        ep: dict[str, int | str] = {
+            "OP": 0, "AW": cur_t.width, "AS": int(cur_t.signed), "ASH": frac - cur_t.frac,
+            "BW": r_t.width, "BS": int(r_t.signed), "BSH": frac - r_t.frac, "BMODE": 0,
+            "C": n, "S": s, **out_params(out_t, frac - out_t.frac),
+        }
+        parts.append({"name": "u_residual", "module": "l2h_eltwise", "params": ep,
+                      "comment": f"fused residual add -> {out_t}",
+                      "ports": [("a", cur), ("b", "res"), ("out", "out")]})
+        ports.append(("res", node.inputs[1], "in"))
+    else:
+        parts[-1]["ports"][-1] = ("out", "out")
+        wires.pop()
+    ports.append(("out", node.outputs[0], "out"))
+    for part in parts:
+        part["params"] = [(k_, vparam(v)) for k_, v in part["params"].items()]
+    port_ctx = [{"name": p, "w": fixed(graph.tensors[t].type).width, "dir": d} for p, t, d in ports]
+    source = render("chain.v.j2", module=module, comment=f"{node.name}: linear from {node.source or '?'}",
+                    what=f"linear{' + ' + act if act else ''}{' + residual' if residual else ''} "
+                         f"(x {x_t}, out {out_t}), fused: the same arithmetic as the unfused stages.",
+                    ports=port_ctx, wires=wires, parts=parts)
+    return Stage(node.name, module, {}, ports, mems=mems, source=source, work=work + 2 * s * n)
+
+
+def emit_act(node: Node, graph: Graph) -> Stage:
+    """Table nonlinearity, one element per cycle (``l2h_act``)."""
+    in_t = fixed(graph.tensors[node.inputs[0]].type)
+    out_t = fixed(graph.tensors[node.outputs[0]].type)
+    params, mems = _act_params(node, in_t, out_t)
+    n = graph.tensors[node.outputs[0]].type.numel
+    return Stage(node.name, "l2h_act", params,
+                 [("in", node.inputs[0], "in"), ("out", node.outputs[0], "out")], mems=mems, work=n + 4)
+
+
+def emit_layernorm(node: Node, graph: Graph) -> Stage:
+    """LayerNorm / RMSNorm per row (``l2h_layernorm``), plan from ``attrs['ln']``."""
+    from ...ops.layernorm import RECIP_SHIFT
+
+    in_t = fixed(graph.tensors[node.inputs[0]].type)
+    out_t = fixed(graph.tensors[node.outputs[0]].type)
+    plan = node.attrs.get("ln")
+    if plan is None:
+        raise UserError(f"node {node.name} (layernorm) has no attrs['ln']; run the quantize pass")
+    if RECIP_SHIFT != 61:
+        raise UserError("l2h_layernorm implements inv = 2**61 // r; ops.layernorm changed RECIP_SHIFT")
+    s, c = _tokens(graph, node.outputs[0]), _channels(graph, node.outputs[0])
+    kind = node.attrs.get("kind", "layer")
+    g_t = param_type(node, "q_gamma")
+    mems = {f"{node.name}_q_gamma.mem": hex_words(node.param("q_gamma"), g_t.width)}
+    params: dict[str, int | str] = {
+        "C": c, "XW": in_t.width, "KIND": 0 if kind == "layer" else 1, "G": int(plan["guard"]),
+        "MEAN_SHIFT": int(plan["mean_shift"]), "MEAN_MULT": int(plan["mean_mult"]),
+        "EPS_RAW": int(plan["eps_raw"]), "NF": int(plan["norm_frac"]), "GB": g_t.width,
+        "HAS_BETA": int("q_beta" in node.params), "GFILE": f"{node.name}_q_gamma.mem",
+    }
+    if "q_beta" in node.params:
+        b_t = param_type(node, "q_beta")
+        params["BB"] = b_t.width
+        params["BFILE"] = f"{node.name}_q_beta.mem"
+        mems[str(params["BFILE"])] = hex_words(node.param("q_beta"), b_t.width)
+    conv = out_params(out_t, int(plan["norm_frac"]) + int(plan["gain_frac"]) - out_t.frac)
+    params["CSHIFT"] = conv.pop("SHIFT")
+    params.update(conv)
+    return Stage(node.name, "l2h_layernorm", params,
+                 [("in", node.inputs[0], "in"), ("out", node.outputs[0], "out")],
+                 mems=mems, work=s * (3 * c + 110))
+
+
+def emit_attention(node: Node, graph: Graph) -> Stage:
+    """Multi-head attention with K/V buffers, causal mask / explicit mask, GQA (``l2h_attention``)."""
+    from ...ops.attention import EXP_KEYS, _score_type, allowed_mask, exp_types, streams_causally
+
+    a, plan = node.attrs, node.attrs.get("attn")
+    if plan is None:
+        raise UserError(f"node {node.name} (attention) has no attrs['attn']; run the quantize pass")
+    if a.get("kv_cache"):
+        raise UserError(f"node {node.name} (attention): a KV cache has no RTL operator yet")
+    q_t, k_t, v_t = (fixed(graph.tensors[t].type) for t in node.inputs)
+    out_t = fixed(graph.tensors[node.outputs[0]].type)
+    s = _tokens(graph, node.outputs[0])
+    if _tokens(graph, node.inputs[1]) != s:
+        raise UserError(f"node {node.name} (attention): keys and queries differ in length; "
+                        "the RTL operator needs self-attention")
+    score_t = _score_type(plan)
+    x_t, e_t = exp_types(score_t)
+    tparams, mems = table_params(a["exp_table"], x_t, e_t, node, EXP_KEYS[0], EXP_KEYS[1], "E_")
+    params: dict[str, int | str] = {
+        "S": s, "HQ": a["heads"], "HK": a["kv_heads"], "D": a["head_dim"],
+        "QW": q_t.width, "KW": k_t.width, "VW": v_t.width,
+        "CAUSAL": int(bool(a.get("causal"))), "STREAM": int(streams_causally(node, s)),
+        "HAS_MASK": int("q_mask" in node.params),
+        "QSB": max(1, int(plan["q_scale"]).bit_length()), "Q_SCALE": int(plan["q_scale"]),
+        "SC_SHIFT": int(plan["scale_frac"]) + q_t.frac + k_t.frac - score_t.frac,
+        "SCW": score_t.width, "SC_ROUND": out_params(score_t, 0)["ROUND"],
+        "SC_OVF": out_params(score_t, 0)["OVF"],
+        **tparams, "EW": e_t.width, "E_ROUND": out_params(e_t, 0)["ROUND"],
+        "E_OVF": out_params(e_t, 0)["OVF"],
+        "SUMW": int(plan["sum_bits"]), "ACW": int(plan["acc_bits"]),
+        "PR": int(plan["recip_shift"]), "RB": int(plan["rinv_bits"]),
+        "OSHIFT": int(plan["recip_shift"]) + v_t.frac - out_t.frac,
+        "OW": out_t.width, "OS": int(out_t.signed),
+        "OROUND": out_params(out_t, 0)["ROUND"], "OOVF": out_params(out_t, 0)["OVF"],
+    }
+    if "q_mask" in node.params:
+        params["MFILE"] = f"{node.name}_q_mask.mem"
+        mems[str(params["MFILE"])] = [str(int(b)) for b in np.asarray(node.param("q_mask")).reshape(-1)]
+    hq, hk, d = a["heads"], a["kv_heads"], a["head_dim"]
+    pairs = int(allowed_mask(node, s, s).sum()) if params["STREAM"] else s * s
+    work = s * (hq + 2 * hk) * d + hq * (2 * pairs + s * (d + int(plan["recip_shift"]) + 8))
+    return Stage(node.name, "l2h_attention", params,
+                 [("q", node.inputs[0], "in"), ("k", node.inputs[1], "in"),
+                  ("v", node.inputs[2], "in"), ("out", node.outputs[0], "out")],
+                 mems=mems, work=work)
 
 
 def emit_eltwise(node: Node, graph: Graph) -> Stage:
@@ -176,6 +349,16 @@ def emit_route(node: Node, graph: Graph) -> Stage:
     """A module generated for this node from its channel map (see ``templates/rtl/route.v.j2``)."""
     from .render import render_route  # late import: render imports this module
 
+    if _is_fork(node, graph):
+        from .render import render
+
+        w = fixed(graph.tensors[node.inputs[0]].type).width
+        module = f"fork_{node.name}"
+        source = render("fork.v.j2", module=module, w=w, n=len(node.outputs),
+                        comment=f"{node.name}: fork" + (f" from {node.source}" if node.source else ""))
+        ports = [("i0", node.inputs[0], "in")] + [(f"o{i}", t, "out") for i, t in enumerate(node.outputs)]
+        return Stage(node.name, module, {}, ports, source=source,
+                     work=graph.tensors[node.inputs[0]].type.numel + 2)
     module = f"route_{node.name}"
     ins = [(t, fixed(graph.tensors[t].type), _channels(graph, t)) for t in node.inputs]
     outs = [(t, fixed(graph.tensors[t].type), _channels(graph, t)) for t in node.outputs]
@@ -187,9 +370,22 @@ def emit_route(node: Node, graph: Graph) -> Stage:
     return Stage(node.name, module, {}, ports, source=source, work=work)
 
 
+def _is_fork(node: Node, graph: Graph) -> bool:
+    """A route whose every output is an unchanged copy of its single input (same type)."""
+    if len(node.inputs) != 1 or len(node.outputs) < 2:
+        return False
+    t = graph.tensors[node.inputs[0]].type
+    ident = [[0, c, 1] for c in range(_channels(graph, node.inputs[0]))]
+    return all(graph.tensors[o].type.dtype == t.dtype for o in node.outputs) and all(
+        [list(map(int, e)) for e in m] == ident for m in node.attrs["map"])
+
+
 EMITTERS: dict[str, Callable[[Node, Graph], Stage]] = {
     "embedding": emit_embedding,
     "linear": emit_linear,
+    "act": emit_act,
+    "layernorm": emit_layernorm,
+    "attention": emit_attention,
     "eltwise": emit_eltwise,
     "route": emit_route,
 }

@@ -39,8 +39,8 @@ class OOB(Rule):
 
 @register
 class INIT(Rule):
-    """Read of an uninitialised variable: the initialiser of a local scalar (or the clearing
-    assignment of a local array) is dropped, so its first read sees garbage."""
+    """Read of an uninitialised variable: the ``= value`` initialiser of a local variable is
+    dropped, so its first read sees garbage (builds use pattern init, so garbage is repeatable)."""
 
     cls = "INIT"
 
@@ -52,7 +52,8 @@ class INIT(Rule):
                 if decl.parent.type == "for_statement":
                     continue
                 for d in decl.children_by_field_name("declarator"):
-                    if d.type == "init_declarator" and d.child_by_field_name("value") is not None:
+                    v = d.child_by_field_name("value") if d.type == "init_declarator" else None
+                    if v is not None and v.type != "argument_list" and "stream" not in src.t(decl):
                         name = d.child_by_field_name("declarator")
                         if name.type == "identifier" and "const" not in src.t(decl):
                             out.append(self.mut(src, [Edit(d.start_byte, d.end_byte, src.t(name))],

@@ -1,0 +1,257 @@
+// l2h_attention: multi-head scaled dot-product attention with softmax, causal or explicit mask,
+// grouped-query heads; the Verilog twin of llm2hls.ops.attention.attention_int
+// (docs/numerics-nonlinear.md section 3). Streams: q [S, HQ*D], k and v [S, HK*D], out [S, HQ*D].
+//
+// LOAD reads one token's q row, then its k row, then its v row, and keeps k and v (K/V buffers,
+// one D-wide word per token and kv head). STREAM = 1 (no query attends to a later key): the row
+// of that token is computed right away, so K/V fill up as tokens arrive; STREAM = 0: all S
+// tokens are loaded (q too) before the first row. Per row i and query head h (kv head h / (HQ/HK)):
+//   SCORE  1 cycle per key j   s_j = convert(dot(q_i, k_j) * Q_SCALE, SC_SHIFT, score); m = max
+//   EXP    1 cycle per key +1  e_j = exp_table(m - s_j) (0 if masked); sum += e_j; acc += e_j*v_j
+//   DIV    PR+1 cycles         rinv = 2^PR / sum (restoring; 0 when no key is allowed)
+//   OUT    D cycles            y_d = convert(acc_d * rinv, OSHIFT, out)
+// D multipliers for the dot product and D for the weighted sum work in parallel.
+module l2h_attention #(
+    parameter integer S = 2, parameter integer HQ = 1, parameter integer HK = 1,
+    parameter integer D = 2,
+    parameter integer QW = 16, parameter integer KW = 16, parameter integer VW = 16,
+    parameter integer CAUSAL = 1, parameter integer STREAM = 1,
+    parameter integer HAS_MASK = 0, parameter MFILE = "",
+    parameter integer QSB = 16, parameter integer Q_SCALE = 1, parameter integer SC_SHIFT = 0,
+    parameter integer SCW = 16, parameter integer SC_ROUND = 1, parameter integer SC_OVF = 0,
+    parameter integer E_LO = 0, parameter integer E_SHIFT = 0, parameter integer E_SIZE = 2,
+    parameter integer E_BW = 16, parameter integer E_SW = 16,
+    parameter integer E_TAIL_LO = 0, parameter integer E_TAIL_HI = 0,
+    parameter integer E_CSHIFT = 0, parameter integer E_ISHIFT = 0,
+    parameter integer EW = 17, parameter integer E_ROUND = 1, parameter integer E_OVF = 0,
+    parameter E_BFILE = "", parameter E_SFILE = "",
+    parameter integer SUMW = 24, parameter integer ACW = 40,
+    parameter integer PR = 46, parameter integer RB = 31,
+    parameter integer OSHIFT = 0, parameter integer OW = 16, parameter integer OS = 1,
+    parameter integer OROUND = 1, parameter integer OOVF = 0
+) (
+    input  wire          clk,
+    input  wire          rst,
+    input  wire [QW-1:0] q_data,
+    input  wire          q_valid,
+    output wire          q_ready,
+    input  wire [KW-1:0] k_data,
+    input  wire          k_valid,
+    output wire          k_ready,
+    input  wire [VW-1:0] v_data,
+    input  wire          v_valid,
+    output wire          v_ready,
+    output reg  [OW-1:0] out_data,
+    output reg           out_valid,
+    input  wire          out_ready
+);
+    localparam integer GRP = HQ / HK;
+    localparam integer QN = (STREAM != 0) ? HQ : S * HQ;
+    localparam integer KN = S * HK;
+    localparam integer SB = (S <= 2) ? 2 : $clog2(S) + 1;          // token index (and S itself)
+    localparam integer HB = (HQ <= 2) ? 1 : $clog2(HQ);
+    localparam integer DB = (D <= 2) ? 1 : $clog2(D);
+    localparam integer QAB = (QN <= 2) ? 1 : $clog2(QN);
+    localparam integer KAB = (KN <= 2) ? 1 : $clog2(KN);
+    localparam integer PB = (PR + 1 <= 2) ? 1 : $clog2(PR + 1);
+    localparam integer QKW = QW + KW + DB + 1;                      // exact dot product
+    localparam integer SCP = QKW + QSB + 1;                         // dot * Q_SCALE
+    localparam integer XW = SCW + 1;                                // m - s, unsigned
+    localparam integer YW = ACW + RB + 1;                           // acc * rinv
+    localparam integer SLI = S - 1, DLI = D - 1, HQLI = HQ - 1, HKLI = HK - 1, GLI = GRP - 1;
+    localparam [SB-1:0] SLAST = SLI[SB-1:0];
+    localparam [DB-1:0] DLAST = DLI[DB-1:0];
+    localparam [HB-1:0] HQLAST = HQLI[HB-1:0];
+    localparam [HB-1:0] HKLAST = HKLI[HB-1:0];
+    localparam [HB-1:0] GLAST = GLI[HB-1:0];
+    localparam [PB-1:0] PTOP = PR[PB-1:0];
+
+    reg [D*QW-1:0] qbuf [0:QN-1];
+    reg [D*KW-1:0] kbuf [0:KN-1];
+    reg [D*VW-1:0] vbuf [0:KN-1];
+    reg signed [SCW-1:0] sbuf [0:S-1];
+    reg [S-1:0] abuf;                       // key j allowed for the current row
+
+    localparam [2:0] S_LOAD = 3'd0, S_INIT = 3'd1, S_SCORE = 3'd2, S_EXP = 3'd3, S_EXPW = 3'd4,
+                     S_DIV = 3'd5, S_OUT = 3'd6;
+    reg [2:0] state;
+    reg [1:0] lp;                           // LOAD phase: 0 q, 1 k, 2 v
+    reg [SB-1:0] tok, i, j;
+    reg [HB-1:0] hh, h, kvh, gi;
+    reg [DB-1:0] dd;
+    reg signed [SCW-1:0] m;
+    reg [SUMW-1:0] sum;
+    reg signed [ACW-1:0] acc [0:D-1];
+    reg [SUMW:0] rem;
+    reg [RB-1:0] rinv;
+    reg [PB-1:0] bit_i;
+
+    // ---- LOAD ------------------------------------------------------------------------
+    wire in_q = (state == S_LOAD) & (lp == 2'd0);
+    wire in_k = (state == S_LOAD) & (lp == 2'd1);
+    wire in_v = (state == S_LOAD) & (lp == 2'd2);
+    assign q_ready = in_q;
+    assign k_ready = in_k;
+    assign v_ready = in_v;
+    wire take = (in_q & q_valid) | (in_k & k_valid) | (in_v & v_valid);
+    wire [HB-1:0] hlast = (lp == 2'd0) ? HQLAST : HKLAST;
+    /* verilator lint_off WIDTHTRUNC */
+    // addresses are < QN / KN by construction: the upper product bits are zero
+    wire [QAB-1:0] qa_load = (STREAM != 0) ? hh : tok * HQ + hh;
+    wire [KAB-1:0] ka_load = tok * HK + hh;
+    wire [QAB-1:0] qa_row = (STREAM != 0) ? h : i * HQ + h;
+    wire [KAB-1:0] ka_key = j * HK + kvh;
+    /* verilator lint_on WIDTHTRUNC */
+    wire row_done_load = take & (dd == DLAST) & (hh == hlast) & (lp == 2'd2);
+
+    // ---- SCORE: one key per cycle ------------------------------------------------------
+    wire [D*QW-1:0] qword = qbuf[qa_row];
+    wire [D*KW-1:0] kword = kbuf[ka_key];
+    reg signed [QKW-1:0] qk;
+    integer t;
+    always @* begin
+        qk = {QKW{1'b0}};
+        for (t = 0; t < D; t = t + 1)
+            qk = qk + $signed(qword[t*QW +: QW]) * $signed(kword[t*KW +: KW]);
+    end
+    wire signed [SCP-1:0] scaled = qk * $signed({1'b0, Q_SCALE[QSB-1:0]});
+    wire [SCW-1:0] s_new;
+    l2h_convert #(.IW(SCP), .IS(1), .SHIFT(SC_SHIFT), .OW(SCW), .OS(1), .ROUND(SC_ROUND), .OVF(SC_OVF))
+        u_score (.din(scaled), .dout(s_new));
+    wire mask_ok;
+    generate
+        if (HAS_MASK != 0) begin : g_mask
+            reg mrom [0:S*S-1];
+            initial $readmemh(MFILE, mrom);
+            /* verilator lint_off WIDTHTRUNC */
+            wire [2*SB-1:0] maddr = i * S + j;
+            /* verilator lint_on WIDTHTRUNC */
+            assign mask_ok = mrom[maddr];
+        end else begin : g_nomask
+            assign mask_ok = 1'b1;
+        end
+    endgenerate
+    wire allowed = ((CAUSAL == 0) | (j <= i)) & mask_ok;
+    wire [SB-1:0] jlast = (STREAM != 0) ? i : SLAST;
+
+    // ---- EXP: table lookup (latency 1), then accumulate ---------------------------------
+    wire signed [XW-1:0] diff = $signed({m[SCW-1], m}) - $signed({sbuf[j][SCW-1], sbuf[j]});
+    wire [XW-1:0] ex = abuf[j] ? diff : {XW{1'b0}};
+    wire [EW-1:0] e_tab;
+    wire issue_exp = state == S_EXP;
+    l2h_table #(.IW(XW), .IS(0), .LO(E_LO), .SHIFT(E_SHIFT), .SIZE(E_SIZE), .BW(E_BW), .SW(E_SW),
+                .TAIL_LO(E_TAIL_LO), .TAIL_HI(E_TAIL_HI), .CSHIFT(E_CSHIFT), .ISHIFT(E_ISHIFT),
+                .OW(EW), .OS(0), .ROUND(E_ROUND), .OVF(E_OVF), .BFILE(E_BFILE), .SFILE(E_SFILE))
+        u_exp (.clk(clk), .en(issue_exp), .x(ex), .y(e_tab));
+    reg ev1, ea1;
+    reg [D*VW-1:0] v1;
+    wire [EW-1:0] e1 = ea1 ? e_tab : {EW{1'b0}};
+
+    // ---- DIV and OUT -----------------------------------------------------------------
+    wire [SUMW:0] rem2 = {rem[SUMW-1:0], 1'b0} | {{SUMW{1'b0}}, bit_i == PTOP};
+    wire rem_ge = rem2 >= {1'b0, sum};
+    wire signed [YW-1:0] yfull = acc[dd] * $signed({1'b0, rinv});
+    wire [OW-1:0] y;
+    l2h_convert #(.IW(YW), .IS(1), .SHIFT(OSHIFT), .OW(OW), .OS(OS), .ROUND(OROUND), .OVF(OOVF))
+        u_out (.din(yfull), .dout(y));
+    wire adv = ~out_valid | out_ready;
+    wire issue_out = (state == S_OUT) & adv;
+
+    integer a;
+    always @(posedge clk) begin
+        if (rst) begin
+            state <= S_LOAD;
+            lp <= 2'd0;
+            tok <= 0;
+            hh <= 0;
+            dd <= 0;
+            ev1 <= 1'b0;
+            out_valid <= 1'b0;
+        end else begin
+            ev1 <= issue_exp;
+            ea1 <= abuf[j];
+            v1 <= vbuf[ka_key];
+            case (state)
+                S_LOAD: if (take) begin
+                    dd <= (dd == DLAST) ? {DB{1'b0}} : dd + 1'b1;
+                    if (dd == DLAST) hh <= (hh == hlast) ? {HB{1'b0}} : hh + 1'b1;
+                    if (dd == DLAST && hh == hlast) lp <= (lp == 2'd2) ? 2'd0 : lp + 2'd1;
+                    if (row_done_load) begin
+                        tok <= (tok == SLAST) ? {SB{1'b0}} : tok + 1'b1;
+                        if (STREAM != 0 || tok == SLAST) begin
+                            state <= S_INIT;
+                            i <= (STREAM != 0) ? tok : {SB{1'b0}};
+                            h <= 0;
+                            kvh <= 0;
+                            gi <= 0;
+                        end
+                    end
+                end
+                S_INIT: begin
+                    j <= 0;
+                    m <= {1'b1, {(SCW-1){1'b0}}};
+                    sum <= 0;
+                    for (a = 0; a < D; a = a + 1) acc[a] <= 0;
+                    state <= S_SCORE;
+                end
+                S_SCORE: begin
+                    sbuf[j] <= s_new;
+                    abuf[j] <= allowed;
+                    if (allowed && $signed(s_new) > m) m <= s_new;
+                    j <= (j == jlast) ? {SB{1'b0}} : j + 1'b1;
+                    if (j == jlast) state <= S_EXP;
+                end
+                S_EXP: begin
+                    j <= (j == jlast) ? {SB{1'b0}} : j + 1'b1;
+                    if (j == jlast) state <= S_EXPW;
+                end
+                S_EXPW: begin
+                    rem <= 0;
+                    bit_i <= PTOP;
+                    state <= S_DIV;
+                end
+                S_DIV: begin  // quotient bit bit_i of 2^PR / sum
+                    rem <= rem_ge ? rem2 - {1'b0, sum} : rem2;
+                    if (bit_i < RB) rinv[bit_i] <= rem_ge & (sum != 0);
+                    bit_i <= bit_i - 1'b1;
+                    if (bit_i == 0) begin
+                        state <= S_OUT;
+                        dd <= 0;
+                    end
+                end
+                default: if (adv) begin  // S_OUT
+                    dd <= (dd == DLAST) ? {DB{1'b0}} : dd + 1'b1;
+                    if (dd == DLAST) begin
+                        h <= h + 1'b1;
+                        gi <= (gi == GLAST) ? {HB{1'b0}} : gi + 1'b1;
+                        if (gi == GLAST) kvh <= kvh + 1'b1;
+                        if (h == HQLAST) begin
+                            h <= 0;
+                            kvh <= 0;
+                            gi <= 0;
+                            if (STREAM != 0 || i == SLAST) state <= S_LOAD;
+                            else begin
+                                i <= i + 1'b1;
+                                state <= S_INIT;
+                            end
+                        end else begin
+                            state <= S_INIT;
+                        end
+                    end
+                end
+            endcase
+            if (ev1) begin
+                sum <= sum + {{(SUMW-EW){1'b0}}, e1};
+                for (a = 0; a < D; a = a + 1)
+                    acc[a] <= acc[a] + $signed({1'b0, e1}) * $signed(v1[a*VW +: VW]);
+            end
+            if (adv) out_valid <= issue_out;
+        end
+        if (state == S_LOAD) begin
+            if (in_q & q_valid) qbuf[qa_load][dd*QW +: QW] <= q_data;
+            if (in_k & k_valid) kbuf[ka_load][dd*KW +: KW] <= k_data;
+            if (in_v & v_valid) vbuf[ka_load][dd*VW +: VW] <= v_data;
+        end
+        if (issue_out) out_data <= y;
+    end
+endmodule
