@@ -60,7 +60,7 @@ def test_static_only_bug_needs_a_rule(builder):
     assert classify(d, {"src/kernel.cpp": harmless}, ["FIFO"], builder)["label"] == "equivalent"
 
 
-CLASSES = ["OOB", "MASK", "SCNT", "FND", "NOSCALE", "SMA"]
+CLASSES = ["OOB", "MASK", "SCNT", "FND", "NOSCALE", "SMA"]  # fast verdicts, both kinds
 
 
 @pytest.fixture(scope="module")
@@ -94,5 +94,39 @@ def test_resume_after_interruption(small_dataset, tmp_path):
     again = (copy / "records.jsonl").read_text().splitlines()
     ids = [json.loads(l)["id"] for l in again]
     assert len(ids) == len(set(ids)) == len(lines)
-    strip = lambda ls: sorted(json.dumps({k: v for k, v in json.loads(l).items() if k != "verdict"}) for l in ls)
-    assert strip(again) == strip(lines)  # same records, deterministically re-made
+    strip = lambda ls: sorted(json.dumps({**json.loads(l), "verdict": json.loads(l)["verdict"]["kind"]}) for l in ls)
+    assert strip(again) == strip(lines)  # same records (and verdict kinds), deterministically re-made
+
+
+def _write_preds(path, items, fn):
+    path.write_text("".join(json.dumps({"id": it.id, **fn(it)}) + "\n" for it in items))
+
+
+def test_evaluate_oracle_and_wrong_debuggers(small_dataset, tmp_path):
+    from llm2hls.dataset.evaluate import evaluate
+    from llm2hls.dataset.items import load_items
+
+    out, _ = small_dataset
+    items = load_items(out)
+    buggy = [it for it in items if it.buggy]
+    assert buggy and any(it.kind == "clean" for it in items)
+
+    def oracle(it):  # knows the truth and restores the base file
+        if not it.buggy:
+            return {"buggy": False}
+        return {"buggy": True, "classes": it.classes, "lines": [[f, min(ls)] for f, ls in it.lines.items()],
+                "fixes": [{f: it.base.files[f] for f in it.files}]}
+
+    _write_preds(tmp_path / "oracle.jsonl", items, oracle)
+    m = evaluate(out, tmp_path / "oracle.jsonl", jobs=2)
+    assert m["detection"]["recall"] == 1.0 and m["detection"]["fp"] == 0
+    assert m["localization"]["top1"] == 1.0 and m["class_macro_f1"] == 1.0
+    assert m["repair"]["pass@1"] == 1.0
+
+    def wrong(it):  # says everything is buggy, points at line 1, "fixes" nothing
+        return {"buggy": True, "classes": ["ZERO"], "lines": [[f, 1] for f in it.files], "fixes": [dict(it.files)]}
+
+    _write_preds(tmp_path / "wrong.jsonl", items, wrong)
+    m = evaluate(out, tmp_path / "wrong.jsonl", jobs=2)
+    assert m["detection"]["fpr_clean"] == 1.0 and m["localization"]["top1"] == 0.0
+    assert m["repair"]["pass@1"] == 0.0  # the unchanged buggy code still fails its harness or rule

@@ -97,3 +97,15 @@ def test_plan_is_deterministic_per_seed():
     key = lambda plans: [(p[0].id, p[2], [(e.start, e.end, e.new) for m in p[1] for e in m.edits]) for p in plans if p]
     assert key(a) == key(b)
     assert key(a) != key(c)
+
+
+def test_cli_user_errors(tmp_path):
+    from click.testing import CliRunner
+
+    from llm2hls.cli import main
+
+    r = CliRunner().invoke(main, ["dataset", "verify", str(tmp_path / "missing")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+    r = CliRunner().invoke(main, ["dataset", "generate", "--out", str(tmp_path / "d"), "--classes", "NOPE"])
+    assert r.exit_code == 2 and "unknown bug class" in r.output
+    assert not (tmp_path / "d" / "records.jsonl").exists()

@@ -132,8 +132,10 @@ class Lowerer:
     # ---- error helpers ----------------------------------------------------------------------
     def unsupported(self, hint: str, op: str | None = None) -> UnsupportedOpError:
         node = self.node
+        if op is None and node is not None:
+            op = "model output" if node.op == "output" else op_name(node.target)
         return UnsupportedOpError(
-            op or (op_name(node.target) if node is not None else "?"),
+            op or "?",
             node.name if node is not None else "?",
             module_path(node) if node is not None else "",
             hint,
@@ -334,8 +336,8 @@ class Lowerer:
         if first is None or not is_symbolic(first):
             raise UserError("the model's first output does not depend on its inputs; nothing to compile")
         tensor, _ = self.materialize(first)
-        name = _output_name(self.ep, first.shape, bool(self.graph.inputs) and
-                            self.graph.tensors[self.graph.inputs[0]].type.dtype.is_fixed)
+        takes_ids = bool(self.graph.inputs) and self.graph.tensors[self.graph.inputs[0]].type.dtype.is_fixed
+        name = _output_name(self.ep, takes_ids)
         if tensor in self.graph.inputs or name in self.graph.tensors:
             (sid,) = self.emit("route", [tensor], [self.graph.tensors[tensor].type.shape[-1]],
                                {"map": [[[0, c, 1] for c in range(self.graph.tensors[tensor].type.shape[-1])]]})
@@ -367,7 +369,7 @@ def _flat_example_inputs(ep: torch.export.ExportedProgram) -> list[Any]:
     return pytree.tree_leaves((args, kwargs))
 
 
-def _output_name(ep: torch.export.ExportedProgram, shape: tuple[int, ...], takes_ids: bool) -> str:
+def _output_name(ep: torch.export.ExportedProgram, takes_ids: bool) -> str:
     """``logits`` / ``last_hidden_state`` ... from the model's output structure, else by role."""
     spec = ep.call_spec.out_spec
     if spec is not None:

@@ -164,7 +164,7 @@ def fold_constants(graph: Graph) -> tuple[Graph, bool]:
             continue
         fn, c = _as_add(n)
         out = n.outputs[0]
-        if np.all(c == _NEUTRAL[fn]) and out not in g.outputs and c.ndim <= 1:
+        if np.all(c == _NEUTRAL[fn]) and out not in g.outputs:
             _replace_uses(g, out, n.inputs[0])
             _drop_node(g, n)
             users = _consumers(g)

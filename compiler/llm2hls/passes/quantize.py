@@ -24,8 +24,16 @@ from ..ir.graph import Graph
 from ..ir.types import FixedType, TensorType
 from ..ops.base import op_kind
 
-SCHEMES = ("float", "w8a16")
-"""Built-in schemes. ``wXaY`` spellings with X in 2..8 and Y in 8..24 are accepted too."""
+SCHEMES = ("float", "w8a16", "w8a8", "w4a16", "w4a8", "w4a16-asym", "w4a8-asym")
+"""Named schemes (docs/quantization.md). Grammar: ``float`` | ``w<B>a<A>[-asym][-g<G>]`` with
+B in 2..8 (weight bits), A in 8..24 (A < 16: the bits of every matrix stage's input, other
+tensors 16 bits; A >= 16: the bits of every activation tensor), ``-asym`` zero-point weights,
+``-g<G>`` weight groups of G input channels (``g0``: per output channel)."""
+
+DEFAULT_GROUP_4BIT = 64
+"""Group size of <= 4-bit weights unless told (8-bit weights default to per-channel scales)."""
+
+SCHEME_RE = re.compile(r"w(\d+)a(\d+)(-asym)?(?:-g(\d+))?")
 
 
 @dataclass
@@ -35,9 +43,12 @@ class QuantConfig:
     ``w8a16`` (default): signed ``weight_bits``-bit weights with per-output-channel scales,
     ``act_bits``-bit fixed-point activations with one binary point per tensor (from calibration),
     ``scale_bits``-bit unsigned per-channel requantization multipliers.
-    ``float``: the graph stays float (C simulation in float, compared with a tolerance).
-    ``overrides`` maps a node name to field overrides (e.g. ``{"weight_bits": 4}``), the hook for
-    per-layer mixed precision.
+    ``group_size``: weights get one scale per ``group_size`` input channels (None: per channel);
+    ``weight_sym=False``: unsigned weights with a zero point per group; ``in_bits``: bits of the
+    input of every matrix stage (None: ``act_bits``), e.g. 8 in ``w8a8``; ``smooth_alpha``:
+    SmoothQuant migration strength (None: off). ``float``: the graph stays float.
+    ``overrides`` maps a node name to field overrides (e.g. ``{"weight_bits": 8}``), the hook for
+    per-layer mixed precision (see :func:`keep_8bit_overrides`).
     """
 
     scheme: str = "w8a16"
@@ -46,6 +57,10 @@ class QuantConfig:
     scale_bits: int = 16
     rounding: str = "RND"
     overflow: str = "SAT"
+    group_size: int | None = None
+    weight_sym: bool = True
+    in_bits: int | None = None
+    smooth_alpha: float | None = None
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     # tensor name -> float values, one array per calibration input
     calib: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False)
@@ -54,21 +69,45 @@ class QuantConfig:
     def is_float(self) -> bool:
         return self.scheme == "float"
 
+    @property
+    def linear_in_bits(self) -> int:
+        """Bits of a matrix stage's (converted) input."""
+        return self.in_bits or self.act_bits
+
     @staticmethod
-    def from_scheme(scheme: str, weight_bits: int | None = None) -> "QuantConfig":
-        """Parse a scheme name (``float``, ``w8a16``, ``w4a16`` ...); ``weight_bits`` overrides."""
+    def from_scheme(scheme: str, weight_bits: int | None = None, group_size: int | None = None,
+                    smooth_alpha: float | None = None) -> "QuantConfig":
+        """Parse a scheme name (``float``, ``w8a16``, ``w4a8-asym-g128`` ...; see :data:`SCHEMES`).
+
+        ``weight_bits`` / ``group_size`` override the name's (``group_size`` 0: per channel);
+        ``smooth_alpha`` defaults to 0.5 for 8-bit matrix inputs (SmoothQuant), off otherwise.
+        """
         if scheme == "float":
             return QuantConfig(scheme="float")
-        m = re.fullmatch(r"w(\d+)a(\d+)", scheme)
+        m = SCHEME_RE.fullmatch(scheme)
         if not m:
-            raise UserError(f"unknown quantization scheme {scheme!r}; use float or wXaY, e.g. w8a16")
+            raise UserError(f"unknown quantization scheme {scheme!r}; use float or w<B>a<A>[-asym][-g<G>], "
+                            f"e.g. {', '.join(SCHEMES[1:])}")
         wb = int(m.group(1)) if weight_bits is None else weight_bits
         ab = int(m.group(2))
+        asym = bool(m.group(3))
         if not 2 <= wb <= 8:
             raise UserError(f"weight bits {wb} not supported; use 2..8 (e.g. --weight-bits 8)")
         if not 8 <= ab <= 24:
             raise UserError(f"activation bits {ab} not supported; use 8..24 (e.g. w8a16)")
-        return QuantConfig(scheme=f"w{wb}a{ab}", weight_bits=wb, act_bits=ab)
+        if group_size is None and m.group(4) is not None:
+            group_size = int(m.group(4))
+        default_group = DEFAULT_GROUP_4BIT if wb <= 4 else 0
+        if group_size is None:
+            group_size = default_group
+        if group_size < 0 or (group_size and group_size < 8):
+            raise UserError(f"group size {group_size} not supported; use 0 (per channel) or >= 8, e.g. 64")
+        act_bits, in_bits = (16, ab) if ab < 16 else (ab, None)
+        if smooth_alpha is None and in_bits is not None and in_bits <= 8:
+            smooth_alpha = 0.5
+        name = f"w{wb}a{ab}" + ("-asym" if asym else "") + (f"-g{group_size}" if group_size != default_group else "")
+        return QuantConfig(scheme=name, weight_bits=wb, act_bits=act_bits, group_size=group_size or None,
+                           weight_sym=not asym, in_bits=in_bits, smooth_alpha=smooth_alpha)
 
     def for_node(self, name: str) -> "QuantConfig":
         """This config with the per-node overrides of ``name`` applied (calib shared)."""
@@ -152,6 +191,11 @@ def quantize_graph(graph: Graph, config: QuantConfig) -> Graph:
         "weight_bits": config.weight_bits,
         "act_bits": config.act_bits,
         "scale_bits": config.scale_bits,
+        "group_size": config.group_size,
+        "weight_sym": config.weight_sym,
+        "in_bits": config.linear_in_bits,
+        "smooth_alpha": config.smooth_alpha,
+        "overrides": {k: v for k, v in config.overrides.items()},
     }
     return graph
 

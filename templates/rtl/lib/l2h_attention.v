@@ -48,12 +48,13 @@ module l2h_attention #(
     localparam integer GRP = HQ / HK;
     localparam integer QN = (STREAM != 0) ? HQ : S * HQ;
     localparam integer KN = S * HK;
-    localparam integer SB = (S <= 2) ? 2 : $clog2(S) + 1;          // token index (and S itself)
+    localparam integer SB = (S <= 2) ? 1 : $clog2(S);               // token / key index
     localparam integer HB = (HQ <= 2) ? 1 : $clog2(HQ);
     localparam integer DB = (D <= 2) ? 1 : $clog2(D);
     localparam integer QAB = (QN <= 2) ? 1 : $clog2(QN);
     localparam integer KAB = (KN <= 2) ? 1 : $clog2(KN);
     localparam integer PB = (PR + 1 <= 2) ? 1 : $clog2(PR + 1);
+    localparam integer RBB = (RB <= 2) ? 1 : $clog2(RB);
     localparam integer QKW = QW + KW + DB + 1;                      // exact dot product
     localparam integer SCP = QKW + QSB + 1;                         // dot * Q_SCALE
     localparam integer XW = SCW + 1;                                // m - s, unsigned
@@ -82,7 +83,10 @@ module l2h_attention #(
     reg signed [SCW-1:0] m;
     reg [SUMW-1:0] sum;
     reg signed [ACW-1:0] acc [0:D-1];
+    /* verilator lint_off UNUSEDSIGNAL */
+    // rem < sum: its top bit is kept only to compare 2*rem with sum
     reg [SUMW:0] rem;
+    /* verilator lint_on UNUSEDSIGNAL */
     reg [RB-1:0] rinv;
     reg [PB-1:0] bit_i;
 
@@ -96,11 +100,13 @@ module l2h_attention #(
     wire take = (in_q & q_valid) | (in_k & k_valid) | (in_v & v_valid);
     wire [HB-1:0] hlast = (lp == 2'd0) ? HQLAST : HKLAST;
     /* verilator lint_off WIDTHTRUNC */
-    // addresses are < QN / KN by construction: the upper product bits are zero
-    wire [QAB-1:0] qa_load = (STREAM != 0) ? hh : tok * HQ + hh;
-    wire [KAB-1:0] ka_load = tok * HK + hh;
-    wire [QAB-1:0] qa_row = (STREAM != 0) ? h : i * HQ + h;
-    wire [KAB-1:0] ka_key = j * HK + kvh;
+    /* verilator lint_off WIDTHEXPAND */
+    // addresses are < QN / KN by construction: computed in 32 bits, the upper bits are zero
+    wire [QAB-1:0] qa_load = (STREAM != 0) ? 32'(hh) : 32'(tok) * HQ + 32'(hh);
+    wire [KAB-1:0] ka_load = 32'(tok) * HK + 32'(hh);
+    wire [QAB-1:0] qa_row = (STREAM != 0) ? 32'(h) : 32'(i) * HQ + 32'(h);
+    wire [KAB-1:0] ka_key = 32'(j) * HK + 32'(kvh);
+    /* verilator lint_on WIDTHEXPAND */
     /* verilator lint_on WIDTHTRUNC */
     wire row_done_load = take & (dd == DLAST) & (hh == hlast) & (lp == 2'd2);
 
@@ -123,8 +129,10 @@ module l2h_attention #(
         if (HAS_MASK != 0) begin : g_mask
             reg mrom [0:S*S-1];
             initial $readmemh(MFILE, mrom);
+            localparam integer MB = (S * S <= 2) ? 1 : $clog2(S * S);
             /* verilator lint_off WIDTHTRUNC */
-            wire [2*SB-1:0] maddr = i * S + j;
+            // i * S + j < S * S
+            wire [MB-1:0] maddr = 32'(i) * S + 32'(j);
             /* verilator lint_on WIDTHTRUNC */
             assign mask_ok = mrom[maddr];
         end else begin : g_nomask
@@ -212,7 +220,7 @@ module l2h_attention #(
                 end
                 S_DIV: begin  // quotient bit bit_i of 2^PR / sum
                     rem <= rem_ge ? rem2 - {1'b0, sum} : rem2;
-                    if (bit_i < RB) rinv[bit_i] <= rem_ge & (sum != 0);
+                    if (32'(bit_i) < RB) rinv[bit_i[RBB-1:0]] <= rem_ge & (sum != 0);
                     bit_i <= bit_i - 1'b1;
                     if (bit_i == 0) begin
                         state <= S_OUT;

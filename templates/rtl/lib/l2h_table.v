@@ -37,8 +37,8 @@ module l2h_table #(
     initial $readmemh(SFILE, srom);
 
     wire signed [XW-1:0] xv = $signed({{(XW-IW){(IS != 0) & x[IW-1]}}, x});
-    localparam signed [XW-1:0] LOV = LO;
-    localparam signed [XW-1:0] HIV = HII;
+    localparam signed [XW-1:0] LOV = XW'(LO);
+    localparam signed [XW-1:0] HIV = XW'(HII);
     wire signed [XW-1:0] lo_v = LOV;
     wire signed [XW-1:0] hi_v = HIV;
     wire below = xv < lo_v;

@@ -1,0 +1,81 @@
+"""``llm2hls explore``: model a transformer on a board and search for the best design."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import UserError
+
+
+@click.command("explore")
+@click.argument("model", required=False)
+@click.option("--preset", "preset_name", default=None,
+              help="A known architecture instead of MODEL: gpt2, gpt2-medium, smollm2-135m, pythia-1.4b, llama-1b.")
+@click.option("--target", "target_name", default="U280", show_default=True, help="Board (see docs/targets.md).")
+@click.option("--quant", default="w4a8", show_default=True, help="Scheme: wXaY or wXaYgG (group-wise scales).")
+@click.option("--prompt", type=click.IntRange(1, 1 << 20), default=128, show_default=True, help="Prompt tokens.")
+@click.option("--generate", type=click.IntRange(1, 1 << 20), default=128, show_default=True, help="Generated tokens.")
+@click.option("--objective", type=click.Choice(["throughput", "latency"]), default="throughput", show_default=True)
+@click.option("--eta", type=click.FloatRange(0.05, 1.0), default=None, help="Burst efficiency (default: the board's).")
+@click.option("--clock-mhz", type=float, default=None, help="Kernel clock (default: the board's).")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False), default=None, help="Write PNG plots here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def explore_cmd(model, preset_name, target_name, quant, prompt, generate, objective, eta,
+                clock_mhz, plots_dir, as_json) -> None:
+    """Model MODEL (an HF folder or config.json) on a board; print the best design and Pareto front."""
+    from ..dse import explore
+    from ..perf import Operating, Scheme, load_shape, preset, stages_from_shape
+    from ..targets import get_target
+
+    if (model is None) == (preset_name is None):
+        raise UserError("give either MODEL (an HF folder or config.json) or --preset NAME, not both or neither")
+    shape = preset(preset_name) if preset_name else load_shape(model)
+    scheme = Scheme.parse(quant)
+    target = get_target(target_name, clock_mhz)
+    op = Operating(prompt, generate)
+    ex = explore(stages_from_shape(shape, scheme), scheme, target, op, objective, eta)
+    doc = {
+        "model": shape.name, "params": shape.params(), "target": target.name, "scheme": scheme.name,
+        "operating": {"prompt": prompt, "generate": generate, "decode_context": op.decode_context},
+        "eta": eta if eta is not None else target.memory.burst_efficiency, "clock_mhz": target.clock_mhz,
+        "objective": objective, "evaluated": ex.evaluated, "feasible": ex.feasible,
+        "seconds": round(ex.seconds, 3),
+        "best": {**ex.best.summary(), "placement": ex.best.design.reasons,
+                 "performance": ex.best.perf.to_json(), "lanes": ex.best.design.lanes},
+        "pareto_front": [p.summary() for p in ex.front],
+    }
+    if plots_dir:
+        from ..perf.plots import write_plots
+
+        doc["plots"] = {k: str(v) for k, v in write_plots(ex.best.perf, target, plots_dir,
+                                                          f"{shape.name} {scheme.name} on {target.name}").items()}
+    if as_json:
+        click.echo(json.dumps(doc, indent=1, default=str))
+    else:
+        click.echo(_text(doc, ex))
+
+
+def _text(doc, ex) -> str:
+    b, p = doc["best"], ex.best.perf
+    lines = [
+        f"{doc['model']} ({doc['params'] / 1e6:.1f} M params) {doc['scheme']} on {doc['target']} "
+        f"@ {doc['clock_mhz']:.0f} MHz, eta {doc['eta']:.2f}; {doc['evaluated']} designs in {doc['seconds']} s",
+        f"best ({doc['objective']}): {b['decode_tps']:.1f} tok/s decode, TTFT {b['ttft_ms']:.2f} ms "
+        f"(prompt {doc['operating']['prompt']}), {b['power_w']:.1f} W, {b['tokens_per_j']:.2f} tok/J",
+        f"  roofline {p.roofline_tps:.1f} tok/s at {p.offchip_bytes_per_token / 1e6:.2f} MB/token off-chip "
+        f"-> {p.fraction_of_roofline:.1%} of it ({p.fraction_of_all_offchip_roofline:.1%} of the all-off-chip roofline "
+        f"{p.roofline_all_offchip_tps:.1f})",
+        f"  {b['channels']} channels, linear lanes {b['linear_lanes']}, attention lanes {b['attention_lanes']}, "
+        f"{'replicated' if b['replicate'] else 'one reused'} block engine; DSP {b['dsp']}, BRAM18 {b['bram18']}, "
+        f"URAM {b['uram']}, LUT {b['lut']}",
+        "  placement:", *(f"    {r}" for r in b["placement"]),
+        "  batch: " + ", ".join(f"B={c['batch']}: {c['tokens_per_s']:.0f} tok/s" for c in p.batch_curve),
+        "Pareto front (tokens/s, resource share, power):",
+        f"  {'tok/s':>9} {'TTFT ms':>9} {'W':>6} {'share':>6} {'ch':>3} {'lanes':>6} {'DSP':>6} {'URAM':>5}",
+    ]
+    for q in doc["pareto_front"]:
+        lines.append(f"  {q['decode_tps']:9.1f} {q['ttft_ms']:9.2f} {q['power_w']:6.1f} {q['resource_share']:6.2f} "
+                     f"{q['channels']:3d} {q['linear_lanes']:6d} {q['dsp']:6d} {q['uram']:5d}")
+    return "\n".join(lines)

@@ -1,0 +1,446 @@
+"""Analytical performance model of a streaming-dataflow transformer accelerator on one board.
+
+Per stage (:func:`predict_stage_cycles`): compute cycles from its lanes (MACs or elements per
+cycle) plus a pipeline depth, memory cycles from the off-chip bytes it reads divided by the
+bytes per cycle the :class:`MemoryModel` gives it, and ``cycles = max(compute, memory)``: weights
+are streamed in long sequential bursts that overlap with the arithmetic.
+
+Per design (:func:`evaluate`):
+
+* decode step (``B`` sequences, one new token each, ``context`` cached): the stages of a token
+  depend on each other, so a step is the sum of the stage cycles over every layer copy, plus one
+  memory latency; weights are read once per step and shared by the ``B`` tokens.
+* prefill (``S`` prompt tokens): inside a layer the stages pipeline over tokens, so a layer takes
+  its slowest stage (or its weight bytes / bandwidth) plus the time the first token needs to go
+  through; the LM head runs for the last position only (that is all the first token needs).
+* replicated engines (one engine per layer, weights on chip) pipeline layers: prefill takes the
+  slowest stage of the whole model, and a batch of ``B`` sequences decodes ``B`` tokens in one
+  latency plus ``B - 1`` layer times.
+
+Every result is shown against the bandwidth roofline ``tokens/s <= BW / off-chip bytes per token``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..targets import BRAM18_BITS, URAM_BITS, Target
+from .power import estimate_power
+from .workload import Scheme, Stage, stage_work
+
+# pipeline depth (cycles) of one pass through a stage, beyond its streaming cycles
+DEPTH = {"linear": 12, "attention": 60, "layernorm": 40, "act": 6, "eltwise": 3, "embedding": 4}
+LUT_PER_LANE = {"linear": 40, "attention": 60, "layernorm": 80, "act": 30, "eltwise": 20, "embedding": 10}
+LUT_PER_STAGE = 1500  # control, stream adapters
+LUT_PER_CHANNEL = 3000  # one m_axi adapter + burst engine
+FF_PER_LUT = 1.5
+BURST_BYTES = 4096  # one sequential m_axi burst train per channel
+
+
+def macs_per_dsp(a_bits: int, b_bits: int) -> float:
+    """Multiply-accumulates one DSP48E2 does per cycle.
+
+    Two products that share one operand pack into one 27x18 multiplier when both fit in 8 bits
+    and one in 4 (AMD WP486 packs two INT8 products; a 4-bit weight leaves more guard bits);
+    otherwise one product per DSP while it fits 27x18, else two DSPs per product.
+    """
+    lo, hi = sorted((a_bits, b_bits))
+    if lo <= 4 and hi <= 8:
+        return 2.0
+    if lo <= 18 and hi <= 27:
+        return 1.0
+    return 0.5
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """Off-chip bandwidth a design sees: ``channels`` ports, each ``eta`` x min(channel, port)."""
+
+    channels: int
+    bytes_per_cycle_per_channel: float  # peak, limited by the channel and by the port width
+    eta: float  # burst efficiency
+    latency_cycles: int
+
+    @staticmethod
+    def of(target: Target, channels: int | None = None, eta: float | None = None) -> "MemoryModel":
+        m = target.memory
+        used = m.channels if channels is None else channels
+        f = target.clock_mhz * 1e6
+        per = min(m.gbps_per_channel * 1e9 / f, target.port_bits / 8)
+        return MemoryModel(used, per, m.burst_efficiency if eta is None else eta,
+                           math.ceil(m.latency_ns * 1e-9 * f))
+
+    @property
+    def bytes_per_cycle(self) -> float:
+        return self.channels * self.bytes_per_cycle_per_channel * self.eta
+
+    def cycles(self, nbytes: float) -> int:
+        return math.ceil(nbytes / self.bytes_per_cycle) if nbytes else 0
+
+
+@dataclass
+class Design:
+    """One point of the design space.
+
+    ``lanes``: stage name -> parallel lanes. ``onchip``: stage name -> layer copies whose weights
+    are on chip (the rest stream from off-chip memory). ``kv_onchip``: KV cache on chip.
+    ``replicate``: one engine per layer (True) or one engine reused by every layer (False).
+    """
+
+    lanes: dict[str, int]
+    onchip: dict[str, int] = field(default_factory=dict)
+    channels: int = 1
+    replicate: bool = False
+    kv_onchip: bool = False
+    reasons: list[str] = field(default_factory=list)
+    prefill_tile: int = 128  # prompt tokens per prefill pass
+
+
+@dataclass(frozen=True)
+class StageCycles:
+    name: str
+    kind: str
+    count: int
+    compute: int  # per copy
+    memory: int  # per copy (weights of an off-chip copy + KV traffic)
+    memory_onchip_copy: int  # per copy whose weights are on chip (KV traffic only)
+    onchip_copies: int
+
+    @property
+    def total(self) -> int:
+        off = self.count - self.onchip_copies
+        return (off * max(self.compute, self.memory)
+                + self.onchip_copies * max(self.compute, self.memory_onchip_copy))
+
+    @property
+    def bound(self) -> str:
+        return "memory" if self.memory > self.compute and self.onchip_copies < self.count else "compute"
+
+
+def predict_stage_cycles(stage: Stage, lanes: int, scheme: Scheme, memory: MemoryModel,
+                         tokens: int = 1, context: int = 0, onchip_copies: int = 0,
+                         kv_onchip: bool = False) -> StageCycles:
+    """Cycles of one pass of ``stage`` (per layer copy) with ``lanes`` lanes.
+
+    This is the per-stage contract an RTL simulation with a memory model can check: compute =
+    ``ceil(work / lanes) + depth``, memory = ``ceil(off-chip bytes / (eta x bytes per cycle))``.
+    """
+    w = stage_work(stage, scheme, tokens, context)
+    lanes = max(1, lanes)
+    if stage.kind in ("linear", "attention"):
+        work = w.macs
+        if stage.kind == "attention":  # exp per (query, key) pair runs beside the MACs
+            work = max(w.macs, w.nonlinear * stage.head_dim)
+    elif stage.kind == "layernorm":
+        work = 2 * tokens * stage.n  # statistics pass, then normalize
+    else:
+        work = tokens * stage.n
+    compute = math.ceil(work / lanes) + DEPTH.get(stage.kind, 4) + int(math.log2(lanes))
+    kv = 0 if kv_onchip else w.kv_read_bytes + w.kv_write_bytes
+    return StageCycles(stage.name, stage.kind, stage.count, compute,
+                       memory.cycles(w.weight_bytes + kv), memory.cycles(kv), onchip_copies)
+
+
+# ---- placement --------------------------------------------------------------------------------
+def stored_bytes(stage: Stage, scheme: Scheme, positions: int) -> int:
+    """Bytes one copy keeps in memory (position tables hold ``positions`` rows)."""
+    if stage.const_elems:
+        return -(-positions * stage.const_elems * scheme.act_bits // 8)
+    return stage.weight_bytes(scheme)
+
+
+def kv_cache_bytes(stages: list[Stage], scheme: Scheme, max_context: int, batch: int = 1) -> int:
+    return sum(s.count * batch * max_context * -(-2 * s.kv_heads * s.head_dim * scheme.kv // 8)
+               for s in stages if s.kind == "attention")
+
+
+def place(stages: list[Stage], scheme: Scheme, budget_bytes: int, positions: int,
+          kv_bytes: int, kv_saving: float) -> tuple[dict[str, int], bool, list[str]]:
+    """Put on chip what saves the most off-chip bytes per byte stored, until ``budget_bytes``.
+
+    Every weight is read once per token, so weights save 1 byte per byte; an embedding table
+    saves one row per ``vocab`` rows; the KV cache saves ``kv_saving`` (average context / max
+    context). Items go in that order, layer copy by layer copy. Returns (on-chip copies per stage,
+    KV on chip, reasons).
+    """
+    items = []
+    for s in stages:
+        size = stored_bytes(s, scheme, positions)
+        if not size:
+            continue
+        saves = 1.0 / s.table_rows if s.kind == "embedding" else (1.0 / positions if s.const_elems else 1.0)
+        items.append((saves, size, s))
+    items.sort(key=lambda t: (-t[0], t[1]))
+    left, onchip, reasons, kv_on = budget_bytes, {}, [], False
+    candidates: list[tuple[float, int, Any]] = items + [(kv_saving, kv_bytes, None)]
+    candidates.sort(key=lambda t: (-t[0], t[1]))
+    for saves, size, s in candidates:
+        if s is None:
+            if 0 < kv_bytes <= left:
+                kv_on, left = True, left - kv_bytes
+            continue
+        copies = min(s.count, left // size) if size else s.count
+        if copies:
+            onchip[s.name] = int(copies)
+            left -= copies * size
+    for s in stages:
+        size = stored_bytes(s, scheme, positions)
+        if not size:
+            continue
+        c = onchip.get(s.name, 0)
+        where = "on chip" if c == s.count else ("off-chip" if c == 0 else f"{c}/{s.count} copies on chip")
+        why = ("fits the on-chip budget" if c == s.count else
+               "this design offers no on-chip memory to weights" if budget_bytes == 0 else
+               "on-chip budget exhausted")
+        why += "" if c == s.count else "; streamed by m_axi bursts over all channels"
+        reasons.append(f"{s.name}: {_mb(size * s.count)} {where} ({why})")
+    reasons.append(f"KV cache: {_mb(kv_bytes)} {'on chip' if kv_on else 'off-chip'}"
+                   f" ({'fits what is left' if kv_on else 'does not fit what is left'})")
+    return onchip, kv_on, reasons
+
+
+def _mb(nbytes: float) -> str:
+    return f"{nbytes / 1e6:.2f} MB" if nbytes >= 1e5 else f"{nbytes / 1e3:.1f} kB"
+
+
+# ---- resources --------------------------------------------------------------------------------
+def _mem_blocks(bits: int, width: int, use_uram: bool) -> tuple[int, int]:
+    """(BRAM18, URAM) blocks for a memory of ``bits`` read ``width`` bits per cycle."""
+    if bits <= 0:
+        return 0, 0
+    if use_uram:
+        return 0, max(math.ceil(bits / URAM_BITS), math.ceil(width / 72))
+    return max(math.ceil(bits / BRAM18_BITS), math.ceil(width / 36)), 0
+
+
+def buffer_bits(stage: Stage, scheme: Scheme, tile: int) -> int:
+    """On-chip buffer a stage needs to reuse its weights across a ``tile`` of tokens.
+
+    A linear stage keeps the tile's inputs (``tile x k``; the layers after the last block run on
+    one token), attention keeps the tile's keys and values, a norm keeps one token.
+    """
+    t = tile if stage.layered or stage.kind != "linear" or stage.n <= stage.k else 1
+    if stage.kind == "linear":
+        return t * stage.k * scheme.act_bits
+    if stage.kind == "attention":
+        return tile * 2 * stage.kv_heads * stage.head_dim * scheme.kv
+    if stage.kind == "layernorm":
+        return stage.n * scheme.act_bits
+    return 0
+
+
+def resources(stages: list[Stage], design: Design, scheme: Scheme, target: Target,
+              prefill_tokens: int, positions: int, kv_bytes: int) -> dict[str, int]:
+    """DSP, BRAM18, URAM, LUT, FF of a design (weights prefer URAM where the board has it)."""
+    res = {"dsp": 0, "bram18": 0, "uram": 0, "lut": 0, "ff": 0}
+    engines = lambda s: s.count if (design.replicate and s.layered) else 1  # noqa: E731
+    for s in stages:
+        lanes = design.lanes.get(s.name, 1)
+        e = engines(s)
+        if s.kind in ("linear", "attention"):
+            other = scheme.weight_bits if s.kind == "linear" else scheme.kv
+            dsp = math.ceil(lanes / macs_per_dsp(scheme.act_bits, other))
+        elif s.kind in ("layernorm",) or (s.kind == "eltwise" and s.const_elems):
+            dsp = lanes
+        else:
+            dsp = 0
+        res["dsp"] += e * dsp
+        res["lut"] += e * (LUT_PER_STAGE + lanes * LUT_PER_LANE.get(s.kind, 20))
+        # on-chip weights: width = lanes x weight bits read per cycle
+        copies = design.onchip.get(s.name, 0)
+        if copies:
+            bits = copies * stored_bytes(s, scheme, positions) * 8
+            wbits = scheme.weight_bits if s.kind == "linear" else scheme.act_bits
+            b, u = _mem_blocks(bits, lanes * wbits, target.uram > 0)
+            res["bram18"] += b
+            res["uram"] += u
+        # input buffers of a prefill tile; tables of nonlinear stages
+        buf = buffer_bits(s, scheme, prefill_tokens)
+        res["bram18"] += e * (math.ceil(buf / BRAM18_BITS) + (2 if s.kind in ("act", "layernorm", "attention") else 0))
+    if design.kv_onchip:
+        b, u = _mem_blocks(kv_bytes * 8, 2 * 72, target.uram > 0)
+        res["bram18"] += b
+        res["uram"] += u
+    # per channel: m_axi adapter and a prefetch FIFO of port width
+    res["bram18"] += design.channels * math.ceil(target.port_bits / 36)
+    res["lut"] += design.channels * LUT_PER_CHANNEL
+    # spill URAM demand into BRAM18 when the board has too little URAM (8 BRAM18 per URAM)
+    over = res["uram"] - target.budget()["uram"]
+    if over > 0:
+        res["uram"] -= over
+        res["bram18"] += over * (URAM_BITS // BRAM18_BITS)
+    res["ff"] = int(res["lut"] * FF_PER_LUT)
+    return res
+
+
+def utilization(res: dict[str, int], target: Target) -> dict[str, float]:
+    """Used / device total per resource (the budget is ``target.usable`` of that)."""
+    return {k: (res[k] / getattr(target, k) if getattr(target, k) else (math.inf if res[k] else 0.0))
+            for k in res}
+
+
+def fits(res: dict[str, int], target: Target) -> bool:
+    budget = target.budget()
+    return all(res[k] <= budget[k] for k in res)
+
+
+# ---- whole-design evaluation ------------------------------------------------------------------
+@dataclass
+class Operating:
+    """The workload the figures are for: prompt length, generated tokens, batch sizes."""
+
+    prompt: int = 128
+    generate: int = 128
+    batches: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+
+    @property
+    def decode_context(self) -> int:
+        """Average context over the generation (prompt + half the generated tokens)."""
+        return self.prompt + self.generate // 2
+
+    @property
+    def max_context(self) -> int:
+        return self.prompt + self.generate
+
+
+@dataclass
+class Performance:
+    """Modeled figures of one design (every time in seconds)."""
+
+    decode_tps: float
+    decode_step_s: float
+    prefill_s: float
+    ttft_s: float
+    power_w: float
+    tokens_per_j: float
+    offchip_bytes_per_token: int
+    roofline_tps: float  # peak bandwidth / this design's off-chip bytes per token
+    roofline_all_offchip_tps: float  # peak bandwidth / every byte of every token off-chip
+    resources: dict[str, int]
+    utilization: dict[str, float]
+    fits: bool
+    batch_curve: list[dict[str, float]]
+    stages_decode: list[StageCycles]
+    stages_prefill: list[StageCycles]
+    power_parts: dict[str, float]
+
+    @property
+    def fraction_of_roofline(self) -> float:
+        return self.decode_tps / self.roofline_tps if self.roofline_tps else 0.0
+
+    @property
+    def fraction_of_all_offchip_roofline(self) -> float:
+        return self.decode_tps / self.roofline_all_offchip_tps
+
+    def to_json(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if k not in ("stages_decode", "stages_prefill")}
+        d["fraction_of_roofline"] = self.fraction_of_roofline
+        d["fraction_of_all_offchip_roofline"] = self.fraction_of_all_offchip_roofline
+        for phase in ("decode", "prefill"):
+            d[f"stages_{phase}"] = [
+                {**asdict(s), "cycles": s.total, "bound": s.bound} for s in getattr(self, f"stages_{phase}")
+            ]
+        return d
+
+
+def _step_cycles(stages, design, scheme, mem, tokens, context) -> list[StageCycles]:
+    return [predict_stage_cycles(s, design.lanes.get(s.name, 1), scheme, mem, tokens, context,
+                                 design.onchip.get(s.name, 0), design.kv_onchip) for s in stages]
+
+
+def decode_step_cycles(stages, design, scheme, mem, batch, context) -> tuple[int, list[StageCycles]]:
+    """Cycles of one decode step producing ``batch`` tokens (one per sequence)."""
+    per = _step_cycles(stages, design, scheme, mem, batch, context)
+    latency = sum(p.total for p in per) + mem.latency_cycles
+    if not design.replicate or batch == 1:
+        return latency, per
+    # replicated layers: B sequences in flight, one token latency plus B - 1 slowest-layer times
+    one = _step_cycles(stages, design, scheme, mem, 1, context)
+    layer = max(1, sum(p.total // max(1, p.count) for p, s in zip(one, stages) if s.layered))
+    lat1 = sum(p.total for p in one) + mem.latency_cycles
+    return min(latency, lat1 + (batch - 1) * layer), per
+
+
+def prefill_cycles(stages, design, scheme, mem, prompt) -> tuple[int, list[StageCycles]]:  # noqa: C901
+    """Cycles to consume the prompt and produce the first token's logits.
+
+    The prompt runs in passes of at most ``design.prefill_tile`` tokens (weights are read once per
+    pass). Stages after the last transformer block (final norm, LM head) run for the last position
+    only. Without replication each layer takes max(slowest stage, layer weight bytes / bandwidth)
+    plus the fill time of one token through its stages; with replication all layers pipeline.
+    """
+    tile = min(prompt, design.prefill_tile)
+    passes = -(-prompt // tile)
+    last_layered = max((i for i, s in enumerate(stages) if s.layered), default=-1)
+
+    def pc(i: int, s: Stage, tokens: int) -> StageCycles:
+        t = 1 if (i > last_layered and not s.layered) else tokens
+        return predict_stage_cycles(s, design.lanes.get(s.name, 1), scheme, mem, t, 0,
+                                    design.onchip.get(s.name, 0), design.kv_onchip)
+
+    per = [pc(i, s, tile) for i, s in enumerate(stages)]
+    fill = [pc(i, s, 1).compute for i, s in enumerate(stages)]
+    mem_of = lambda p, copies: (copies - min(copies, p.onchip_copies)) * p.memory + min(copies, p.onchip_copies) * p.memory_onchip_copy  # noqa: E731
+    if design.replicate:
+        head = [i for i in range(len(stages)) if i <= last_layered]
+        body = max(max(per[i].compute for i in head), sum(mem_of(per[i], per[i].count) for i in head))
+        one_pass = body + sum(fill[i] * stages[i].count for i in head)
+    else:
+        layered = [i for i, s in enumerate(stages) if s.layered]
+        L = max([stages[i].count for i in layered], default=0)
+        layer_mem = sum(mem_of(per[i], per[i].count) for i in layered) / max(1, L)
+        layer = max([per[i].compute for i in layered] + [layer_mem]) + sum(fill[i] for i in layered)
+        one_pass = L * layer + sum(per[i].total for i, s in enumerate(stages)
+                                   if not s.layered and i < last_layered)
+    tail = sum(per[i].total for i in range(last_layered + 1, len(stages)))
+    return int(math.ceil(passes * one_pass + tail)) + mem.latency_cycles, per
+
+
+def evaluate(stages: list[Stage], design: Design, scheme: Scheme, target: Target,
+             op: Operating | None = None, eta: float | None = None, detail: bool = True) -> Performance:
+    """All modeled figures of ``design`` on ``target`` for the workload ``op``.
+
+    ``detail=False`` skips the latency-versus-batch curve (the exploration's fast path).
+    """
+    op = op or Operating()
+    mem = MemoryModel.of(target, design.channels, eta)
+    f = target.clock_mhz * 1e6
+    ctx = op.decode_context
+    step, per_dec = decode_step_cycles(stages, design, scheme, mem, 1, ctx)
+    pre, per_pre = prefill_cycles(stages, design, scheme, mem, op.prompt)
+    decode_s = step / f
+    off_bytes = offchip_bytes_per_token(stages, design, scheme, ctx)
+    all_bytes = offchip_bytes_per_token(stages, Design(lanes={}), scheme, ctx)
+    peak = target.memory.total_gbps * 1e9
+    kv_bytes = kv_cache_bytes(stages, scheme, op.max_context)
+    res = resources(stages, design, scheme, target, min(op.prompt, design.prefill_tile), op.max_context, kv_bytes)
+    busy = sum(p.count * p.compute for p in per_dec) / max(1, step)
+    pw = estimate_power(target, res, busy, off_bytes / decode_s)
+    curve = []
+    for b in op.batches if detail else ():
+        cyc, _ = decode_step_cycles(stages, design, scheme, mem, b, ctx)
+        curve.append({"batch": b, "step_ms": cyc / f * 1e3, "tokens_per_s": b * f / cyc})
+    return Performance(
+        decode_tps=1.0 / decode_s, decode_step_s=decode_s, prefill_s=pre / f, ttft_s=pre / f,
+        power_w=pw.total_w, tokens_per_j=(1.0 / decode_s) / pw.total_w,
+        offchip_bytes_per_token=off_bytes,
+        roofline_tps=peak / off_bytes if off_bytes else math.inf,
+        roofline_all_offchip_tps=peak / all_bytes,
+        resources=res, utilization=utilization(res, target), fits=fits(res, target),
+        batch_curve=curve, stages_decode=per_dec, stages_prefill=per_pre,
+        power_parts={"static_w": pw.static_w, "fabric_w": pw.fabric_w, "memory_w": pw.memory_w},
+    )
+
+
+def offchip_bytes_per_token(stages: list[Stage], design: Design, scheme: Scheme, context: int) -> int:
+    """Off-chip bytes one decode token reads and writes (weights not on chip + KV cache)."""
+    total = 0
+    for s in stages:
+        w = stage_work(s, scheme, 1, context)
+        off = s.count - design.onchip.get(s.name, 0)
+        total += off * w.weight_bytes
+        if not design.kv_onchip:
+            total += s.count * (w.kv_read_bytes + w.kv_write_bytes)
+    return total
