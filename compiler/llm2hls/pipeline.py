@@ -26,12 +26,15 @@ from .passes.fifo import size_fifos
 from .passes.forks import insert_forks
 from .passes.fuse import fuse_activation, fuse_residual
 from .passes.parallelize import DEFAULT_LANES, parallelize
-from .passes.quantize import QuantConfig, calibrate, quantize_graph
+from .passes.quantize import QuantConfig, calibrate, keep_8bit_overrides, quantize_graph
+from .passes.smooth import smooth_graph
 from .reference import dequantize_outputs, quantize_inputs, run_graph
 from .report import build_report, write_report
 
 Progress = Callable[[str], None]
 CALIB_SAMPLES = 4
+CALIB_TEXT_WINDOWS = 8
+"""At most this many windows of ``--calib-text`` calibrate a model."""
 FLOAT_TOLERANCE = 1e-4
 """Relative tolerance of the float (unquantized) C simulation: float32 C++ vs float64 reference."""
 
@@ -95,6 +98,10 @@ def compile_model(
     trust_pickle: bool = False,
     progress: Progress | None = None,
     name: str | None = None,
+    group_size: int | None = None,
+    keep_8bit: str = "",
+    calib_text: str | Path | None = None,
+    smooth_alpha: float | None = None,
 ) -> CompileResult:
     """Compile a model (``nn.Module``, ``.pt2``, trusted ``.pt``, HF folder) into an HLS project.
 
@@ -105,14 +112,19 @@ def compile_model(
 
     say = progress or (lambda _msg: None)
     start = time.perf_counter()
-    config = QuantConfig.from_scheme(quant, weight_bits)
+    config = QuantConfig.from_scheme(quant, weight_bits, group_size, smooth_alpha)
+    config.keep_8bit = keep_8bit
     say(f"importing {model_or_path if isinstance(model_or_path, (str, Path)) else type(model_or_path).__name__}")
     imported = import_model(model_or_path, seq_len=seq_len, trust_pickle=trust_pickle, name=name)
     graph = imported.graph
     say(f"imported {imported.name}: {len(graph.nodes)} stages, sequence length {imported.seq_len}")
     test_inputs = imported.example_inputs
     torch_out = imported.torch_outputs(test_inputs)
-    calib_inputs = [random_inputs(graph, seed) for seed in range(1, CALIB_SAMPLES + 1)] + [test_inputs]
+    if calib_text is not None:
+        calib_inputs = text_calibration_inputs(model_or_path, graph, calib_text) + [test_inputs]
+        say(f"calibrating on {len(calib_inputs) - 1} windows of {calib_text}")
+    else:
+        calib_inputs = [random_inputs(graph, seed) for seed in range(1, CALIB_SAMPLES + 1)] + [test_inputs]
     out = Path(out_dir) if out_dir is not None else Path("hls_out") / _safe_name(imported.name)
     return compile_graph(graph, out, config, calib_inputs, test_inputs, lanes=lanes, csim=csim,
                          torch_outputs=torch_out, progress=say, start=start)
@@ -142,7 +154,9 @@ def compile_graph(
         g, _ = fuse_activation(g)
     g, _ = fuse_residual(g)
     say(f"fused: {len(graph.nodes)} -> {len(g.nodes)} stages")
-    calibrate(g, calib_inputs, config)
+    if config.keep_8bit:
+        config.overrides.update(keep_8bit_overrides(g, config.keep_8bit))
+    g = calibrate_and_smooth(g, calib_inputs, config)
     quantize_graph(g, config)
     say(f"quantized ({config.scheme}) on {len(calib_inputs)} calibration inputs")
     g, _ = parallelize(g, lanes)
@@ -183,6 +197,36 @@ def compile_graph(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return CompileResult(graph.name, out, g, report, time.perf_counter() - start)
+
+
+def calibrate_and_smooth(g: Graph, calib_inputs: list[dict[str, np.ndarray]], config: QuantConfig) -> Graph:
+    """Calibrate; with SmoothQuant on, smooth the norms feeding narrow matrix inputs and recalibrate."""
+    calibrate(g, calib_inputs, config)
+    if config.smooth_alpha is None:
+        return g
+    g, changed = smooth_graph(g, config.smooth_alpha,
+                              lambda n: config.for_node(n.name).linear_in_bits < config.act_bits)
+    if changed:
+        calibrate(g, calib_inputs, config)
+    return g
+
+
+def text_calibration_inputs(model: Any, graph: Graph, text_file: str | Path) -> list[dict[str, np.ndarray]]:
+    """Calibration inputs from real text: windows of the sequence length, tokenized with the model's
+    tokenizer, in the graph's (single) token-id input; other inputs keep their example values."""
+    from .eval.text import load_tokenizer, read_text, tokenize, windows
+
+    ids_inputs = [n for n in graph.inputs if graph.tensors[n].type.dtype.is_fixed]
+    if not ids_inputs:
+        raise UserError("--calib-text needs a model that takes token ids")
+    seq = graph.tensors[ids_inputs[0]].type.shape[0]
+    toks = tokenize(load_tokenizer(model), read_text(text_file))
+    out = []
+    for i, w in enumerate(windows(toks, seq, CALIB_TEXT_WINDOWS)):
+        inputs = random_inputs(graph, 100 + i)
+        inputs[ids_inputs[0]] = w
+        out.append(inputs)
+    return out
 
 
 def _accuracy(g, float_graph, real_out, ref_float, torch_outputs) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from llm2hls.cli import main
 from llm2hls.dse import explore, pareto_front
 from llm2hls.errors import UserError
-from llm2hls.perf import Design, MemoryModel, Operating, Scheme, evaluate, preset, stages_from_shape, totals
-from llm2hls.perf.model import kv_cache_bytes, place, predict_stage_cycles, stored_bytes
+from llm2hls.perf import Design, MemoryModel, Operating, Scheme, evaluate, preset, stages_from_shape
+from llm2hls.perf.model import place, predict_stage_cycles, stored_bytes
 from llm2hls.perf.workload import Stage, shape_from_config
 from llm2hls.targets import get_target
 

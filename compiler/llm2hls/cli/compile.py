@@ -17,16 +17,25 @@ from ..passes.parallelize import DEFAULT_LANES
               help="Output folder (default: hls_out/<model name>).")
 @click.option("--seq-len", type=int, default=None, help="Tokens per inference (default: 16, or the .pt2's).")
 @click.option("--quant", default="w8a16", show_default=True,
-              help="Quantization scheme: w8a16 (int8 weights, 16-bit fixed-point activations), wXa16, or float.")
+              help="Quantization scheme: w8a16, w8a8, w4a16, w4a8, w4a16-asym, w4a8-asym, float "
+                   "(w<B>a<A>[-asym][-g<G>]; docs/quantization.md).")
 @click.option("--weight-bits", type=click.IntRange(2, 8), default=None, help="Weight bits (overrides the scheme's).")
+@click.option("--group-size", type=click.IntRange(0, 65536), default=None,
+              help="Input channels per weight scale (0: per output channel; default 64 for <= 4-bit weights).")
+@click.option("--keep-8bit", default="", help="Linears kept at w8a16: comma list of lm_head, first, last, or module paths.")
+@click.option("--calib-text", type=click.Path(dir_okay=False), default=None,
+              help="Calibrate on this text file (tokenized with the model's tokenizer; pydoc:calib = built-in).")
+@click.option("--smooth-alpha", type=click.FloatRange(0, 1), default=None,
+              help="SmoothQuant strength for 8-bit matrix inputs (default 0.5 there).")
 @click.option("--lanes", type=click.IntRange(1, 1024), default=DEFAULT_LANES, show_default=True,
               help="Maximum parallel output channels per matrix stage.")
 @click.option("--no-csim", is_flag=True, help="Skip the g++ C simulation.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model (runs its code).")
 def compile_cmd(model: str, out_dir: str | None, seq_len: int | None, quant: str, weight_bits: int | None,
+                group_size: int | None, keep_8bit: str, calib_text: str | None, smooth_alpha: float | None,
                 lanes: int, no_csim: bool, as_json: bool, trust_pickle: bool) -> None:
-    """Compile MODEL (.pt2, .pt, HuggingFace folder) into a Vitis HLS project, proven by C simulation."""
+    """Compile MODEL (.pt2, .pt, HuggingFace folder, .gguf) into a Vitis HLS project, proven by C simulation."""
     from ..pipeline import compile_model
 
     start = time.perf_counter()
@@ -35,7 +44,9 @@ def compile_cmd(model: str, out_dir: str | None, seq_len: int | None, quant: str
         click.echo(f"[{time.perf_counter() - start:6.1f}s] {msg}", err=True)
 
     result = compile_model(model, out_dir=out_dir, seq_len=seq_len, quant=quant, weight_bits=weight_bits,
-                           lanes=lanes, csim=not no_csim, trust_pickle=trust_pickle, progress=progress)
+                           lanes=lanes, csim=not no_csim, trust_pickle=trust_pickle, progress=progress,
+                           group_size=group_size, keep_8bit=keep_8bit, calib_text=calib_text,
+                           smooth_alpha=smooth_alpha)
     summary = result.to_json()
     click.echo(summary_text(summary), err=True)
     if as_json:

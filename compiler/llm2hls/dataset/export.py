@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .items import Item, load_items
@@ -18,7 +19,8 @@ def _numbered(text: str) -> str:
 
 
 def _prompt(it: Item) -> str:
-    classes = ", ".join(f"{c} ({(r.__doc__ or '').split(':')[0].strip()})" for c, r in rules_for().items())
+    classes = ", ".join(f"{c} ({' '.join(re.split(r'[:.]', r.__doc__ or '')[0].split())})"
+                        for c, r in rules_for().items())
     parts = [f"Bug classes: {classes}.", ""]
     for f, t in it.files.items():
         parts += [f"File {f}:", "```cpp", _numbered(t), "```"]

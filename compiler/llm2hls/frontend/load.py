@@ -61,6 +61,10 @@ def load_model(model_or_path: Any, trust_pickle: bool = False, name: str | None 
     default_name = clean_name(name or (path.name if path.is_dir() else path.stem))
     if path.is_dir():
         return _load_hf_folder(path, default_name)
+    if path.suffix == ".gguf":
+        from .gguf import load_gguf
+
+        return load_gguf(path, default_name)
     if path.suffix == ".pt2":
         return LoadedModel(name=default_name, program=_load_pt2(path))
     if path.suffix in PICKLE_SUFFIXES:

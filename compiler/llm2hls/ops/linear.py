@@ -11,6 +11,12 @@ Integer semantics (docs/numerics.md): per-output-channel symmetric weights ``q_w
 accumulator, a per-channel unsigned multiplier ``q_scale`` (frac ``Fm``) and ``q_bias`` (frac
 ``Fx + Fm``); ``y = convert(acc * q_scale + q_bias, Fx + Fm, y_type)``. A fused activation and a
 fused residual add then compute exactly what the unfused ``act`` and ``eltwise`` stages compute.
+
+Schemes beyond per-channel weights (docs/quantization.md): the input may first be narrowed to
+``attrs['in_type']`` (e.g. 8 bits in ``w8a8``); weights may be group-wise (``attrs['group']`` input
+channels per scale, ``q_scale [N, NG]``) and asymmetric (unsigned ``q_weight`` with a zero point
+``q_zero [N, NG]``): ``acc[n, g] = sum_{k in g} xq[k] * (q_weight[n, k] - q_zero[n, g])`` exact,
+``y = convert(sum_g acc[n, g] * q_scale[n, g] + q_bias[n], Fxq + Fm, y_type)``.
 """
 
 from __future__ import annotations
@@ -56,6 +62,66 @@ def quantize_weight(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     return q, s
 
 
+def quantize_weight_groups(
+    w: np.ndarray, bits: int, group: int, sym: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Group-wise quantization: ``(q [N, K], scale [N, NG], zero [N, NG] or None)``.
+
+    Group ``g`` holds input channels ``g*group .. min((g+1)*group, K) - 1``. Symmetric:
+    ``s = max|W_g| / (2^(bits-1) - 1)``, ``q = clip(round_half_up(W / s), -qmax, qmax)``.
+    Asymmetric: the range ``[min(W_g, 0), max(W_g, 0)]`` maps onto ``0 .. 2^bits - 1``:
+    ``s = (hi - lo) / (2^bits - 1)``, ``z = clip(round_half_up(-lo / s), 0, 2^bits - 1)``,
+    ``q = clip(round_half_up(W / s) + z, 0, 2^bits - 1)``; ``W ~ s * (q - z)``. An all-zero group
+    gets ``s = 1`` (``q = z = 0``).
+    """
+    w = np.asarray(w, dtype=np.float64)
+    n_out, k_in = w.shape
+    ng = -(-k_in // group)
+    pad = np.full((n_out, ng * group - k_in), np.nan)
+    wg = np.concatenate([w, pad], axis=1).reshape(n_out, ng, group)
+    if sym:
+        qmax = (1 << (bits - 1)) - 1
+        s = np.nanmax(np.abs(wg), axis=2) / qmax
+        s = np.where(s > 0, s, 1.0)
+        q = np.clip(np.floor(wg / s[:, :, None] + 0.5), -qmax, qmax)
+        zero = None
+    else:
+        qmax = (1 << bits) - 1
+        lo = np.minimum(np.nanmin(wg, axis=2), 0.0)
+        hi = np.maximum(np.nanmax(wg, axis=2), 0.0)
+        s = (hi - lo) / qmax
+        s = np.where(s > 0, s, 1.0)
+        zero = np.clip(np.floor(-lo / s + 0.5), 0, qmax)
+        q = np.clip(np.floor(wg / s[:, :, None] + 0.5) + zero[:, :, None], 0, qmax)
+        zero = zero.astype(np.int64)
+    q = np.nan_to_num(q).reshape(n_out, ng * group)[:, :k_in].astype(np.int64)
+    return q, s, zero
+
+
+def dequantized_weight(node, config) -> np.ndarray:
+    """``W`` quantize-dequantized exactly as :meth:`Linear.quantize` quantizes it, with the float
+    scales (what PyTorch fake-quantization of the same scheme uses; llm2hls.eval)."""
+    w = node.param("weight")
+    group = weight_group(w.shape[1], config)
+    if group is None:
+        q, s = quantize_weight(w, config.weight_bits)
+        return q * s[:, None]
+    q, s, z = quantize_weight_groups(w, config.weight_bits, group, config.weight_sym)
+    k_in = w.shape[1]
+    if z is not None:
+        q = q - np.repeat(z, group, axis=1)[:, :k_in]
+    return q * np.repeat(s, group, axis=1)[:, :k_in]
+
+
+def weight_group(k_in: int, config) -> int | None:
+    """The group size for ``k_in`` input channels, or None for per-channel scales (one group would
+    span the whole row anyway, and symmetric per-channel keeps the original w8a16 semantics)."""
+    g = config.group_size
+    if config.weight_sym and (not g or g >= k_in):
+        return None
+    return min(g or k_in, k_in)
+
+
 def scale_frac(max_scale: float, bits: int) -> int:
     """Largest ``Fm`` with ``max_scale * 2^Fm <= 2^bits - 1`` (so every multiplier fits ``bits``)."""
     return math.floor(math.log2(((1 << bits) - 1) / max_scale))
@@ -81,20 +147,36 @@ class Linear(OpKind):
         from .activation import attach_params, quantize_act
 
         x_t = fixed(graph, node.inputs[0])
+        if config.linear_in_bits < x_t.width:  # e.g. w8a8: the matrix input is narrowed first
+            x_t = config.act_type(graph.tensors[node.inputs[0]].meta["max_abs"], config.linear_in_bits)
+            node.attrs["in_type"] = x_t.to_json()
         w = node.param("weight")
         n_out, k_in = w.shape
-        q_w, s = quantize_weight(w, config.weight_bits)
-        w_t = int_type(config.weight_bits)
+        group = weight_group(k_in, config)
+        if group is None:
+            q_w, s = quantize_weight(w, config.weight_bits)
+            w_t = int_type(config.weight_bits)
+            w_mag_bits = config.weight_bits - 1  # |q| <= 2^(wb-1) - 1
+            terms, n_groups = k_in, 1
+        else:
+            q_w, s, zero = quantize_weight_groups(w, config.weight_bits, group, config.weight_sym)
+            w_t = int_type(config.weight_bits) if config.weight_sym else FixedType(
+                config.weight_bits, 0, signed=False, rounding="TRN", overflow="WRAP")
+            w_mag_bits = config.weight_bits - (1 if config.weight_sym else 0)  # |q - z| <= 2^wb - 1
+            if zero is not None:
+                add_qparam(node, "q_zero", zero, w_t)
+            terms, n_groups = group, s.shape[1]
+            node.attrs["group"] = group
         fm = scale_frac(float(s.max()), config.scale_bits)
         q_scale = np.floor(s * 2.0**fm + 0.5).astype(np.int64)
         scale_t = FixedType(config.scale_bits, fm, signed=False, rounding="TRN", overflow="WRAP")
         add_qparam(node, "q_weight", q_w, w_t)
         add_qparam(node, "q_scale", q_scale, scale_t)
 
-        # Exact accumulator: |x| <= 2^(A-1), |w| <= 2^(wb-1) - 1, K terms.
-        acc_bits = x_t.width + config.weight_bits - 1 + ceil_log2(k_in)
+        # Exact accumulator (per group): |x| <= 2^(A-1), |w| < 2^w_mag_bits, `terms` products.
+        acc_bits = x_t.width + w_mag_bits + ceil_log2(terms)
         prod_frac = x_t.frac + fm
-        prod_bits = acc_bits + config.scale_bits + 1  # signed acc x unsigned scale
+        prod_bits = acc_bits + config.scale_bits + 1 + ceil_log2(n_groups)  # signed acc x unsigned scale
         sum_bits = prod_bits
         if "bias" in node.params:
             q_bias = np.floor(node.param("bias").astype(np.float64) * 2.0**prod_frac + 0.5)
@@ -109,6 +191,8 @@ class Linear(OpKind):
                 f"lower --weight-bits or the scale bits"
             )
         node.attrs["acc_type"] = FixedType(acc_bits, x_t.frac, True, "TRN", "WRAP").to_json()
+        if group is not None:
+            node.attrs["sum_type"] = FixedType(sum_bits, prod_frac, True, "TRN", "WRAP").to_json()
         node.attrs["sum_bits"] = sum_bits
 
         # The requantized affine output: the type the unfused linear's output would get.
@@ -132,9 +216,16 @@ class Linear(OpKind):
         from .activation import act_int
 
         x_t = fixed(graph, node.inputs[0])
+        x = inputs[0]
+        if "in_type" in node.attrs:
+            x = convert(x, x_t.frac, attr_type(node, "in_type"))
+            x_t = attr_type(node, "in_type")
         scale_t = param_type(node, "q_scale")
-        acc = exact_matmul(inputs[0], node.param("q_weight").T)
-        y = acc * node.param("q_scale")
+        if "group" in node.attrs:
+            y = _group_sum(x, node)
+        else:
+            acc = exact_matmul(x, node.param("q_weight").T)
+            y = acc * node.param("q_scale")
         if "q_bias" in node.params:
             y = y + node.param("q_bias")
         y_t = attr_type(node, "y_type")
@@ -156,7 +247,11 @@ class Linear(OpKind):
         groups = -(-n_out // lanes)
         wb = node.attrs.get("param_bits", {}).get("q_weight", 32)
         ab = getattr(dtype(graph, node.inputs[0]), "width", 32)
+        if "in_type" in node.attrs:
+            ab = attr_type(node, "in_type").width
         requant = dsp_per_mul(node.attrs.get("sum_bits", 32) - 16, 16) if "q_scale" in node.params else 0
+        if "group" in node.attrs:  # one scale multiply per lane at every group end
+            requant = lanes * dsp_per_mul(attr_type(node, "acc_type").width, 16)
         return Cost(
             macs=seq * n_out * k_in,
             param_bytes=param_bytes(node),
@@ -181,6 +276,12 @@ class Linear(OpKind):
             "act": node.attrs.get("act"),
             "residual": bool(node.attrs.get("residual")),
         }
+        ctx["group"] = node.attrs.get("group")
+        ctx["asym"] = "q_zero" in node.params
+        ctx["in_ctype"] = attr_type(node, "in_type").c_type() if "in_type" in node.attrs else None
+        ctx["sum_ctype"] = attr_type(node, "sum_type").c_type() if "sum_type" in node.attrs else None
+        if ctx["asym"]:
+            ctx["wdiff_ctype"] = f"ap_int<{node.attrs['param_bits']['q_weight'] + 1}>"
         if quantized:
             ctx["acc_ctype"] = attr_type(node, "acc_type").c_type()
             ctx["y_ctype"] = attr_type(node, "y_type").c_type()
@@ -192,6 +293,24 @@ class Linear(OpKind):
         if ctx["residual"]:
             ctx["res"] = port(graph, node.inputs[1])
         return ctx
+
+
+def _group_sum(x: np.ndarray, node) -> np.ndarray:
+    """``sum_g acc[:, n, g] * q_scale[n, g]`` with ``acc`` the exact per-group dot products of
+    ``x`` with ``q_weight - q_zero`` (every term exact in int64; see docs/quantization.md)."""
+    q = node.param("q_weight")
+    scale = node.param("q_scale")
+    group = node.attrs["group"]
+    k_in = q.shape[1]
+    total = np.zeros((x.shape[0], q.shape[0]), dtype=np.int64)
+    for g in range(scale.shape[1]):
+        cols = slice(g * group, min((g + 1) * group, k_in))
+        wg = q[:, cols]
+        if "q_zero" in node.params:
+            wg = wg - node.param("q_zero")[:, g:g + 1]
+        acc = exact_matmul(x[:, cols], wg.T)
+        total += acc * scale[:, g]
+    return total
 
 
 def _max_abs(values: list[np.ndarray]) -> float:

@@ -76,9 +76,11 @@ class Route(OpKind):
         seq = graph.tensors[node.outputs[0]].type.shape[0]
         row_in = sum(_row(graph, t) for t in node.inputs)
         row_out = sum(_row(graph, t) for t in node.outputs)
+        # a fork copies each element to every output in the same cycle (no row buffer)
+        cycles = seq * row_in if _is_fork(node, graph) else seq * (row_in + row_out)
         return Cost(
             param_bytes=param_bytes(node),
-            cycles=seq * (row_in + row_out),
+            cycles=cycles,
             ii=1,
             lut=10 * len(node.outputs),
         )

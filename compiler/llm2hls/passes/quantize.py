@@ -61,6 +61,7 @@ class QuantConfig:
     weight_sym: bool = True
     in_bits: int | None = None
     smooth_alpha: float | None = None
+    keep_8bit: str = ""  # resolved into overrides by the pipeline (keep_8bit_overrides)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     # tensor name -> float values, one array per calibration input
     calib: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False)
@@ -204,3 +205,35 @@ def set_output_type(graph: Graph, tensor: str, dtype: FixedType) -> None:
     """Give ``tensor`` the numeric type ``dtype`` (keeping its shape)."""
     t = graph.tensors[tensor]
     t.type = TensorType(t.type.shape, dtype)
+
+
+KEEP_8BIT = {"weight_bits": 8, "group_size": None, "weight_sym": True, "in_bits": None}
+"""What a kept layer gets: 8-bit per-channel symmetric weights and full-width (16-bit) inputs."""
+
+
+def keep_8bit_overrides(graph: Graph, spec: str | list[str]) -> dict[str, dict[str, Any]]:
+    """Per-node overrides keeping some linear stages at w8a16 (``--keep-8bit``).
+
+    ``spec``: comma-separated tokens, each ``lm_head`` (linears producing a graph output),
+    ``first`` / ``last`` (linears of the lowest / highest transformer layer, ``Node.layer``), or a
+    substring of a node's name or PyTorch module path (e.g. ``mlp.down_proj``). A token matching
+    no linear is a user error.
+    """
+    tokens = [t.strip() for t in (spec.split(",") if isinstance(spec, str) else spec) if t.strip()]
+    linears = [n for n in graph.topo_nodes() if n.op == "linear"]
+    layers = sorted({n.layer for n in graph.nodes.values() if n.layer is not None})
+    chosen: dict[str, dict[str, Any]] = {}
+    for tok in tokens:
+        if tok == "lm_head":
+            hit = [n for n in linears if set(n.outputs) & set(graph.outputs) or (n.source or "").endswith("lm_head")]
+        elif tok in ("first", "last"):
+            want = (layers[0] if tok == "first" else layers[-1]) if layers else object()
+            hit = [n for n in linears if n.layer == want]
+        else:
+            hit = [n for n in linears if tok in n.name or tok in (n.source or "")]
+        if not hit:
+            raise UserError(f"--keep-8bit: {tok!r} matches no linear stage; use lm_head, first, last or a "
+                            f"module path such as {linears[0].source if linears else 'mlp.fc'}")
+        for n in hit:
+            chosen[n.name] = dict(KEEP_8BIT)
+    return chosen

@@ -1,0 +1,1 @@
+"""Accuracy evaluation: float vs fake-quant vs the bit-exact integer pipeline (docs/quantization.md)."""
