@@ -73,7 +73,7 @@ def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] |
                 if r.returncode != 0:
                     msg = "compile timed out" if r.timed_out else _first_error(r.stderr)
                     return Outcome("compile_error", msg)
-                if src not in design.mutable:  # harness objects are shared across mutants
+                if src not in design.mutable or text == design.files[src]:  # unchanged units are shared
                     cached.parent.mkdir(exist_ok=True)
                     tmp_obj = cached.with_suffix(f".{tmp.name}.tmp")
                     shutil.copy(obj, tmp_obj)
