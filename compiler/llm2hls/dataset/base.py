@@ -12,7 +12,6 @@ equivalent. The testbench exits 0 only when every output matches its golden valu
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +66,3 @@ def rerun_command(design: BaseDesign) -> str:
             f"-isystem $(python -c 'import hls4ml,os;print(os.path.dirname(hls4ml.__file__))')"
             f"/templates/vivado/ap_types {inc} {srcs} -o tb_bin && {run}{exe} {' '.join(design.run_args)}").rstrip()
 
-
-def default_out_dir(path: str | os.PathLike) -> Path:
-    return Path(path).expanduser().resolve()

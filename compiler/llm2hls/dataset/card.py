@@ -27,7 +27,7 @@ SCHEMA = """\
 """
 
 
-def write_card(out: Path, records: list[dict], table: dict) -> None:
+def write_card(out: Path, records: list[dict], table: dict, run: dict | None = None) -> None:
     kinds = Counter(r["verdict"]["kind"] for r in records)
     splits = Counter(r["split"] for r in records)
     lines = ["# llm2hls HLS debugging dataset", "",
@@ -40,6 +40,9 @@ def write_card(out: Path, records: list[dict], table: dict) -> None:
              "## Yield per class", "", "| class | tried | verified buggy | equivalent | rejected |", "|---|---|---|---|---|"]
     for c, row in table.items():
         lines.append(f"| {c} | {row['tried']} | {row['buggy']} | {row['equivalent']} | {row['rejected']} |")
+    if run:
+        lines += ["", f"Throughput of the last (resumed) session: {run['records']} records from {run['tasks']} tasks in "
+                  f"{run['seconds']} s with {run['jobs']} jobs = {run['records_per_hour']} records/hour."]
     lines += ["", "## Verdict kinds", ""] + [f"- {k}: {v}" for k, v in sorted(kinds.items())]
     lines += ["", "## Splits", ""] + [f"- {k}: {v}" for k, v in sorted(splits.items())]
     lines += ["", "## Tools", ""] + [f"- {k}: {v}" for k, v in tool_versions().items()]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from .harness import run_design
-from .items import Item, load_items
+from .items import load_items
 from .static_check import new_violations
 from .toolchain import Builder
 

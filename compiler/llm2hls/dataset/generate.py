@@ -8,6 +8,7 @@ import json
 import os
 import random
 import re
+import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -225,6 +226,7 @@ def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | N
     todo = [(f"s{seed}-{i:06d}", seed, i, classes, str(out / ".cache"), generated) for i in range(count)
             if f"s{seed}-{i:06d}" not in done]
     echo(f"{len(done)} tasks already done, {len(todo)} to go ({jobs} jobs)")
+    t0, n_before = time.perf_counter(), len(records)
     with open(rec_path, "a") as fr, open(rej_path, "a") as fj, ProcessPoolExecutor(jobs) as pool:
         futs = [pool.submit(_worker, t) for t in todo]
         for n, fut in enumerate(as_completed(futs), 1):
@@ -252,7 +254,10 @@ def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | N
     table = yield_table(records, rejected, classes)
     from .card import write_card
 
-    write_card(out, records, table)
+    secs = time.perf_counter() - t0
+    run = {"records": len(records) - n_before, "tasks": len(todo), "seconds": round(secs, 1), "jobs": jobs,
+           "records_per_hour": round((len(records) - n_before) * 3600 / secs) if secs > 0 else 0}
+    write_card(out, records, table, run)
     return table
 
 

@@ -6,7 +6,7 @@ import hashlib
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .base import BaseDesign
@@ -26,7 +26,6 @@ class Outcome:
     detail: str = ""
     vector: int | None = None  # index of the vector that failed
     vectors_run: int = 0
-    log: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"status": self.status, "detail": self.detail, "vector": self.vector,

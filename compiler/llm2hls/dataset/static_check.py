@@ -106,8 +106,6 @@ def bank_conflicts(src: Source) -> list[Violation]:
             if n.type == "identifier" and src.t(n) in parts and src.t(n) in dims:
                 accesses.setdefault(src.t(n), set()).add(tuple(chain))
         for arr, idxs in accesses.items():
-            for combo in itertools.product(*(vals[:64] for _, vals in inner)) if inner else [()]:
-                pass
             per_bank: dict[tuple, set] = {}
             for combo in itertools.product(*(vals for _, vals in inner)) if inner else [()]:
                 env = {k: 1 for k in re.findall(r"[A-Za-z_]\w*", " ".join(" ".join(i) for i in idxs))}

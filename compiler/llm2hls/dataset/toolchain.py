@@ -41,12 +41,9 @@ def ap_types_dir() -> str:
 @functools.lru_cache(maxsize=1)
 def tool_versions() -> dict:
     """Versions of every tool a verdict depends on."""
-    import tree_sitter
-    import tree_sitter_cpp
+    from importlib.metadata import version
 
     from .. import __version__
-
-    from importlib.metadata import version
 
     gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     return {"g++": gxx, "hls4ml_ap_types": version("hls4ml"), "tree-sitter": version("tree-sitter"),

@@ -104,6 +104,10 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"`{out['type']}` | {r['lanes']} | {r['macs']:,} | {r['param_bytes']:,} | {r['cycles']:,} | "
             f"{r['dsp']} | {r['bram18']} |"
         )
+    if report.get("rtl"):  # added by `llm2hls report --synth` (docs/rtl.md)
+        from ..backends.rtl.estimate import markdown_section
+
+        lines += markdown_section(report["rtl"])
     lines += ["", "Cost formulas: docs/report.md in the llm2hls repository."]
     return "\n".join(lines) + "\n"
 
