@@ -30,6 +30,9 @@ from ...ops.qcommon import port, storage_ctype
 HEADERS = ("llm2hls_numerics.h", "llm2hls_nonlinear.h")
 """Helper headers copied from templates/hls into src/."""
 
+OFFCHIP_MIN_ELEMENTS = 1 << 16
+"""Integer params with more elements than this go off chip (binary file + m_axi argument)."""
+
 DEFAULT_PART = "xcu250-figd2104-2L-e"
 DEFAULT_CLOCK_NS = 4.0
 
@@ -82,11 +85,13 @@ def emit_project(
     clock_ns: float = DEFAULT_CLOCK_NS,
     tolerance: float = 0.0,
     extra: dict[str, Any] | None = None,
+    offchip_min_elements: int = OFFCHIP_MIN_ELEMENTS,
 ) -> HlsProject:
     """Write the HLS project of ``graph`` into ``out_dir`` (created; must be empty or missing).
 
     ``test_inputs``/``golden`` are the testbench data by graph input/output name: raw integers in
     integer mode, floats in float mode (then compared with ``tolerance``, relative to the max).
+    Integer params above ``offchip_min_elements`` elements are placed off chip (see :func:`mark_offchip`).
     """
     check_hls_graph(graph)
     quantized = all(t.type.dtype.is_fixed for t in graph.tensors.values())
@@ -96,10 +101,14 @@ def emit_project(
     for sub in ("src", "weights", "tb", "vitis"):
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
 
-    stages = [render_stage(env, graph, node, quantized) for node in graph.topo_nodes()]
+    offchip = mark_offchip(graph, offchip_min_elements) if quantized else []
+    stages = [render_stage(env, graph, node, quantized, offchip) for node in graph.topo_nodes()]
     weights = [n for n in graph.topo_nodes() if emitted_params(n, quantized)]
     for node in weights:
         (out_dir / "weights" / f"{node.name}.h").write_text(render_weights(env, node, quantized))
+    for a in offchip:  # raw integers, little endian, in the storage type, row order
+        data = np.asarray(graph.nodes[a["node"]].param(a["key"]))
+        data.astype(np.dtype(a["store"].replace("_t", "")).newbyteorder("<")).tofile(out_dir / "weights" / a["file"])
     var = stream_names(graph, top)
     io = {
         "inputs": [{**_io_port(graph, t), "var": var[t]} for t in graph.inputs],
@@ -110,7 +119,8 @@ def emit_project(
         for n in graph.topo_nodes() for t in n.outputs if t not in graph.outputs
     ]
     calls = [
-        {"fn": n.name, "op": n.op, "args": [var[t] for t in n.inputs + n.outputs], "source": n.source}
+        {"fn": n.name, "op": n.op, "source": n.source,
+         "args": [var[t] for t in n.inputs + n.outputs] + [a["name"] for a in offchip if a["node"] == n.name]}
         for n in graph.topo_nodes()
     ]
     ctx = {
@@ -130,6 +140,7 @@ def emit_project(
         "tolerance": tolerance,
         "num_stages": len(graph.nodes),
         "quant_desc": _quant_desc(graph),
+        "offchip": offchip,
         **io,
         **(extra or {}),
     }
@@ -183,8 +194,37 @@ def check_hls_graph(graph: Graph) -> None:
             raise UserError(f"stream {name!r} is never read; the graph keeps a dead output")
 
 
-def render_stage(env: jinja2.Environment, graph: Graph, node: Node, quantized: bool) -> str:
-    """The C++ function of one stage."""
+def mark_offchip(graph: Graph, min_elements: int) -> list[dict[str, Any]]:
+    """Put every ``q_`` param larger than ``min_elements`` off chip (``Param.placement``).
+
+    Such an array is not a source literal: it is written to ``weights/<node>_<key>.bin`` (raw
+    integers in its storage type, little endian), becomes an m_axi argument of the top function
+    and of its stage function (same name, so the stage body indexes it unchanged), and the
+    testbench loads the file. Returns one description per off-chip array.
+    """
+    out = []
+    for node in graph.topo_nodes():
+        for key in emitted_params(node, True):
+            p = node.params[key]
+            if p.data.size <= min_elements:
+                continue
+            p.placement = "offchip"
+            t = FixedType(**{k: v for k, v in node.attrs["param_types"][key].items() if k != "kind"})
+            shape = p.data.shape or (1,)
+            out.append({
+                "node": node.name, "key": key, "name": f"{node.name}_{key}", "store": storage_ctype(t),
+                "dims": "".join(f"[{d}]" for d in shape), "tail_dims": "".join(f"[{d}]" for d in shape[1:]),
+                "numel": int(p.data.size), "file": f"{node.name}_{key}.bin",
+            })
+            a = out[-1]
+            mem = f"{a['name']}_mem.data()"
+            a["tb_arg"] = f"reinterpret_cast<const {a['store']} (*){a['tail_dims']}>({mem})" if len(shape) > 1 else mem
+    return out
+
+
+def render_stage(env: jinja2.Environment, graph: Graph, node: Node, quantized: bool,
+                 offchip: list[dict[str, Any]] = ()) -> str:
+    """The C++ function of one stage (off-chip params become extra array arguments)."""
     kind = op_kind(node.op)
     if not kind.hls_template:
         raise UserError(f"op kind {node.op!r} (node {node.name}) has no HLS template")
@@ -196,9 +236,16 @@ def render_stage(env: jinja2.Environment, graph: Graph, node: Node, quantized: b
         "outs": [port(graph, t) for t in node.outputs],
         "S": out_shape[0],
         "quantized": quantized,
+        "offchip": [a["name"] for a in offchip if a["node"] == node.name],
     }
     ctx.update(kind.hls_context(node, graph))
-    return env.get_template(f"ops/{kind.hls_template}").render(**ctx).strip() + "\n"
+    text = env.get_template(f"ops/{kind.hls_template}").render(**ctx).strip() + "\n"
+    extra = [f"const {a['store']} {a['name']}{a['dims']}" for a in offchip if a["node"] == node.name]
+    if extra:  # the argument shadows the (absent) global array of the same name
+        head = f"void {node.name}("
+        assert text.count(head) == 1, head
+        text = text.replace(head, head + ", ".join(extra) + ", ")
+    return text
 
 
 def emitted_params(node: Node, quantized: bool) -> list[str]:
@@ -212,17 +259,18 @@ def render_weights(env: jinja2.Environment, node: Node, quantized: bool) -> str:
     for key in emitted_params(node, quantized):
         data = np.asarray(node.param(key))
         data = data.reshape(data.shape or (1,))
+        offchip = node.params[key].placement == "offchip"
         if quantized:
             t = FixedType(**{k: v for k, v in node.attrs["param_types"][key].items() if k != "kind"})
             ctype, store = t.c_type(), storage_ctype(t)
             doc = f"{t} raw values (value = raw * 2^{-t.frac})" if t.frac else f"{t} integers"
-            body = _c_array(data.astype(np.int64), lambda v: str(int(v)))
+            body = "" if offchip else _c_array(data.astype(np.int64), lambda v: str(int(v)))
         else:
             ctype, store, doc = "float", "float", "float values"
             body = _c_array(data.astype(np.float32), lambda v: repr(float(v)) + "f")
         arrays.append({
             "key": key, "name": f"{node.name}_{key}", "ctype": ctype, "store": store,
-            "dims": "".join(f"[{d}]" for d in data.shape), "doc": doc, "body": body,
+            "dims": "".join(f"[{d}]" for d in data.shape), "doc": doc, "body": body, "offchip": offchip,
         })
     return env.get_template("weights.h.j2").render(node=node, arrays=arrays)
 
