@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set everything up, then run the main job on the bundled example: build a tiny GPT-2
-# (random weights, Hugging Face folder), compile it to a Vitis HLS project and prove it
-# bit-exact by C simulation.
+# (random weights, Hugging Face folder), compile it to a Vitis HLS project proven bit-exact by
+# C simulation, then simulate the same design as RTL in Verilator (cocotb) with cycle counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 python3 examples/make_tiny_gpt2.py examples/tiny-gpt2
 llm2hls compile examples/tiny-gpt2 --seq-len 12 --out hls_out/tiny-gpt2
+llm2hls simulate hls_out/tiny-gpt2 --simulator verilator

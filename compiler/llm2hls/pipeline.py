@@ -141,6 +141,7 @@ def compile_graph(
     torch_outputs: dict[str, np.ndarray] | None = None,
     progress: Progress | None = None,
     start: float | None = None,
+    offchip_min_elements: int | None = None,
 ) -> CompileResult:
     """Compile an imported float IR graph (the part of :func:`compile_model` after the frontend)."""
     say = progress or (lambda _msg: None)
@@ -177,7 +178,8 @@ def compile_graph(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        project = emit_project(g, tmp, tb_in, golden, tolerance=FLOAT_TOLERANCE)
+        project = emit_project(g, tmp, tb_in, golden, tolerance=FLOAT_TOLERANCE,
+                               **({} if offchip_min_elements is None else {"offchip_min_elements": offchip_min_elements}))
         say(f"emitted {len(g.nodes)} stages into {out}")
         save_graph(g, tmp / "ir.json")
         extra: dict[str, Any] = {"accuracy": accuracy, "top": project.top}

@@ -242,9 +242,9 @@ def render_stage(env: jinja2.Environment, graph: Graph, node: Node, quantized: b
     text = env.get_template(f"ops/{kind.hls_template}").render(**ctx).strip() + "\n"
     extra = [f"const {a['store']} {a['name']}{a['dims']}" for a in offchip if a["node"] == node.name]
     if extra:  # the argument shadows the (absent) global array of the same name
-        head = f"void {node.name}("
-        assert text.count(head) == 1, head
-        text = text.replace(head, head + ", ".join(extra) + ", ")
+        start = text.index(f"void {node.name}(")
+        close = text.index(") {", start)  # end of the parameter list: append the arrays last
+        text = text[:close] + ", " + ", ".join(extra) + text[close:]
     return text
 
 
