@@ -112,7 +112,7 @@ def llama_mixed(tmp_path_factory):
     cfg = _llama_mixed_config(im.graph)
     calib = [{"input_ids": np.random.default_rng(s).integers(0, 101, 8)} for s in range(4)]
     res = compile_graph(im.graph, tmp_path_factory.mktemp("llama") / "p", cfg, calib, im.example_inputs, lanes=4,
-                        torch_outputs=im.torch_outputs(im.example_inputs))
+                        torch_outputs=im.torch_outputs(im.example_inputs), offchip_min_elements=4000)
     return res
 
 
@@ -174,3 +174,21 @@ def test_smoothing_helps_w8a8_on_outlier_channels():
         out = dequantize_outputs(g, run_graph(g, quantize_inputs(g, inputs[0]), mode="int"))["logits"]
         errs.append(np.abs(out - ref).max())
     assert errs[1] < errs[0]
+
+
+def test_large_weights_are_binary_files(llama_mixed):
+    """Weights above the threshold (embedding, lm_head, gate/up/down: > 4000 values) are .bin files
+    read by the testbench and m_axi arguments, not source literals; csim (above) is still bit-exact."""
+    root = llama_mixed.out_dir
+    g = llama_mixed.graph
+    big = {f"{n.name}_q_weight" for n in g.nodes.values() if "q_weight" in n.params and n.param("q_weight").size > 4000}
+    assert "lm_head_linear_q_weight" in big and "model_embed_tokens_embedding_q_weight" in big
+    for name in big:
+        node = g.nodes[name[: -len("_q_weight")]]
+        data = np.fromfile(root / "weights" / f"{name}.bin", dtype=np.int8 if node.attrs["param_bits"]["q_weight"] <= 8
+                           else np.int16)
+        assert np.array_equal(data, node.param("q_weight").ravel())
+        assert "= {" not in (root / "weights" / f"{node.name}.h").read_text().split("q_weight")[-1][:200]
+        assert f"port={name}" in (root / "src" / f"{llama_mixed.report['top']}.cpp").read_text()
+    small = g.nodes["model_layers_0_self_attn_q_proj_linear"]
+    assert small.params["q_weight"].placement == "onchip"

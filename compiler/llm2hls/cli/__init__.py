@@ -30,6 +30,7 @@ def main() -> None:
 def _register() -> None:
     from .compile import compile_cmd
     from .dataset import dataset_group
+    from .debug import debug_cmd
     from .doctor import doctor_cmd
     from .eval import eval_cmd
     from .explore import explore_cmd
@@ -38,6 +39,7 @@ def _register() -> None:
 
     main.add_command(compile_cmd)
     main.add_command(dataset_group)
+    main.add_command(debug_cmd)
     main.add_command(simulate_cmd)
     main.add_command(doctor_cmd)
     main.add_command(eval_cmd)

@@ -87,8 +87,9 @@ class LocalCausalLM:
     """A local transformers causal LM (``--model PATH``): a HF model folder, a ``.gguf`` file, or
     ``smollm2``. Greedy decoding, at most ``max_new_tokens`` new tokens per reply."""
 
-    def __init__(self, spec: str, max_new_tokens: int = 256, cache_dir: Path | None = None) -> None:
-        self.max_new_tokens = max_new_tokens
+    def __init__(self, spec: str, max_new_tokens: int = 256, cache_dir: Path | None = None,
+                 threads: int = 1) -> None:
+        self.max_new_tokens, self.threads = max_new_tokens, threads
         folder, gguf = self._resolve(spec)
         self.name = spec
         self.tokenizer, self.model = _load(folder, gguf, cache_dir)
@@ -111,9 +112,14 @@ class LocalCausalLM:
 
         enc = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                                  return_dict=True)
-        with torch.no_grad():
-            out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
-                                      pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)  # measured: 1 thread is ~10x faster than 2 on a busy 2-core host
+        try:
+            with torch.no_grad():
+                out = self.model.generate(**enc, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                          pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+        finally:
+            torch.set_num_threads(before)
         return self.tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
 

@@ -195,7 +195,7 @@ def check_hls_graph(graph: Graph) -> None:
 
 
 def mark_offchip(graph: Graph, min_elements: int) -> list[dict[str, Any]]:
-    """Put every ``q_`` param larger than ``min_elements`` off chip (``Param.placement``).
+    """Put every weight matrix (``q_weight``) larger than ``min_elements`` off chip (``Param.placement``).
 
     Such an array is not a source literal: it is written to ``weights/<node>_<key>.bin`` (raw
     integers in its storage type, little endian), becomes an m_axi argument of the top function
@@ -206,7 +206,7 @@ def mark_offchip(graph: Graph, min_elements: int) -> list[dict[str, Any]]:
     for node in graph.topo_nodes():
         for key in emitted_params(node, True):
             p = node.params[key]
-            if p.data.size <= min_elements:
+            if key != "q_weight" or p.data.size <= min_elements:  # tables etc. stay on chip
                 continue
             p.placement = "offchip"
             t = FixedType(**{k: v for k, v in node.attrs["param_types"][key].items() if k != "kind"})
