@@ -19,6 +19,7 @@ import numpy as np
 
 from .backends.hls import emit_project
 from .errors import UserError
+from .ops.base import op_kind
 from .ir.graph import Graph
 from .ir.serialize import save_graph
 from .passes.canonicalize import clone
@@ -33,6 +34,10 @@ from .report import build_report, write_report
 
 Progress = Callable[[str], None]
 CALIB_SAMPLES = 4
+CSIM_MAX_MACS = 2_000_000_000
+"""Above this many MACs per inference C simulation (ap_fixed emulation) would take hours: skipped."""
+DEVICE_ONCHIP_BYTES = (5376 * 18 * 1024 + 1280 * 288 * 1024) // 8
+"""BRAM18 + URAM bytes of the default part (Alveo U250, xcu250): ~54 MiB."""
 CALIB_TEXT_WINDOWS = 8
 """At most this many windows of ``--calib-text`` calibrate a model."""
 FLOAT_TOLERANCE = 1e-4
@@ -182,7 +187,12 @@ def compile_graph(
                                **({} if offchip_min_elements is None else {"offchip_min_elements": offchip_min_elements}))
         say(f"emitted {len(g.nodes)} stages into {out}")
         save_graph(g, tmp / "ir.json")
-        extra: dict[str, Any] = {"accuracy": accuracy, "top": project.top}
+        extra: dict[str, Any] = {"accuracy": accuracy, "top": project.top, "memory": memory_fit(g)}
+        macs = sum(op_kind(n.op).cost(n, g).macs for n in g.nodes.values())
+        if csim and macs > CSIM_MAX_MACS:
+            csim = False
+            extra["csim_skipped"] = f"{macs:,} MACs per inference: C simulation would take hours (limit {CSIM_MAX_MACS:,})"
+            say(f"C simulation skipped: {extra['csim_skipped']}")
         if csim:
             from .sim.csim import run_csim
 
@@ -199,6 +209,25 @@ def compile_graph(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return CompileResult(graph.name, out, g, report, time.perf_counter() - start)
+
+
+def memory_fit(g: Graph) -> dict[str, Any]:
+    """On-chip vs off-chip parameter bytes and whether all params would fit the device's BRAM+URAM."""
+    from .ops.base import param_bytes
+
+    on = off = 0
+    for n in g.nodes.values():
+        total = param_bytes(n)
+        p = n.params.get("q_weight")
+        moved = (p.data.size * n.attrs["param_bits"]["q_weight"] + 7) // 8 if p is not None and p.placement == "offchip" else 0
+        on, off = on + total - moved, off + moved
+    fits = on + off <= DEVICE_ONCHIP_BYTES
+    return {
+        "onchip_param_bytes": on, "offchip_param_bytes": off, "device_onchip_bytes": DEVICE_ONCHIP_BYTES,
+        "all_params_fit_on_chip": fits,
+        "note": "all weights fit in BRAM/URAM" if fits else
+        "the weights do NOT fit on chip: large matrices are m_axi (DRAM) arguments; throughput is bounded by DRAM bandwidth",
+    }
 
 
 def calibrate_and_smooth(g: Graph, calib_inputs: list[dict[str, np.ndarray]], config: QuantConfig) -> Graph:

@@ -23,9 +23,14 @@ from .toolchain import Builder
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k from ``n`` samples with ``c`` correct (Chen et al., 2021)."""
-    if n == 0:
+    """Unbiased pass@k from ``n`` samples with ``c`` correct (Chen et al., 2021).
+
+    With fewer samples than ``k`` the estimate uses all ``n`` (pass@n): a debugger that gave one
+    failing fix has pass@3 = 0, not 1.
+    """
+    if c <= 0:
         return 0.0
+    k = min(k, n)
     if n - c < k:
         return 1.0
     return 1.0 - comb(n - c, k) / comb(n, k)

@@ -65,8 +65,9 @@ def debug_kernel(design: BaseDesign, path: str, text: str, backend: ChatBackend,
     if initial.passed:
         return tr
     messages = first_messages(path, text, initial.describe())
+    seen: dict[str, Evidence] = {}  # fix -> its verdict: a repeated fix is not rebuilt
     for n in range(1, max_tries + 1):
-        reply = backend.complete(messages)
+        reply = _ask(backend, messages)
         parsed = parse_reply(reply, text, list(class_list()))
         where = f"lines {parsed.lines or '?'}, class {'/'.join(parsed.classes) or '?'}"
         if parsed.fixed is None:
@@ -74,11 +75,24 @@ def debug_kernel(design: BaseDesign, path: str, text: str, backend: ChatBackend,
             echo(f"try {n}: {where}; no usable fix ({parsed.problem})")
             follow = retry_message(parsed.problem, None)
         else:
-            ev = run_candidate(design, builder, {path: parsed.fixed})
+            again = parsed.fixed in seen
+            ev = seen[parsed.fixed] if again else run_candidate(design, builder, {path: parsed.fixed})
+            seen[parsed.fixed] = ev
             tr.tries.append(Try(n, reply, parsed, ev))
-            echo(f"try {n}: {where}; {parsed.fix_format} fix -> {ev.describe()}")
+            echo(f"try {n}: {where}; {parsed.fix_format} fix{' (same as before)' if again else ''} -> {ev.describe()}")
             if ev.passed:
                 break
-            follow = retry_message("", ev.describe())
+            follow = retry_message("", ("This is the fix you already gave. " if again else "") + ev.describe())
         messages = [*messages, {"role": "assistant", "content": reply}, follow]
     return tr
+
+
+ANSWER_START = "LINES:"
+
+
+def _ask(backend: ChatBackend, messages: list[dict]) -> str:
+    """The model's answer; backends that can continue a started answer get it primed with the
+    format's first word (small models otherwise tend to chat instead of answering)."""
+    if getattr(backend, "supports_prefill", False):
+        return ANSWER_START + backend.complete([*messages, {"role": "assistant", "content": ANSWER_START}])
+    return backend.complete(messages)

@@ -8,9 +8,9 @@ The prompt asks for a compact format that even a 135M-parameter model can produc
     12: for (int i = 0; i < N; i++) {
 
 but a reply may just as well hold a unified diff (with wrong line numbers or missing context
-prefixes), the numbered listing style of the prompt (``  12 | code``), a whole corrected function,
-the whole file, or a bare snippet in a code fence. Each form is tried in that order; the first one
-that changes the file wins. Fixes always apply to the file text the model was shown.
+prefixes), the numbered listing style of the prompt (``  12 | code``), the whole corrected file, a
+whole corrected function, or a bare snippet in a code fence. Each form is tried in that order; the
+first one that changes the file wins. Fixes always apply to the file text the model was shown.
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ def _apply_unified_diff(reply: str, text: str) -> str | None:
             m = re.search(r"-(\d+)", raw)
             cur = {"at": int(m.group(1)) if m else 1, "old": [], "new": []}
             hunks.append(cur)
-        elif raw.startswith(("---", "+++", "```", "diff ", "index ")) or cur is None:
+        elif raw.startswith("```"):
+            cur = None  # the end of the fenced diff: prose after it is no context
+        elif raw.startswith(("---", "+++", "diff ", "index ")) or cur is None:
             continue
         elif raw.startswith("-"):
             cur["old"].append(raw[1:])

@@ -17,6 +17,7 @@ stopped; ``<predictions>.transcripts.jsonl`` keeps every reply and harness verdi
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -51,10 +52,11 @@ def predict_dataset(root: Path, backend: ChatBackend, out: Path, max_tries: int 
     trans = out.with_name(out.name + ".transcripts.jsonl")
     with open(out, "a") as fp, open(trans, "a") as ft:
         for n, it in enumerate(todo, 1):
+            t0 = time.time()
             tr = _debug_item(it, backend, builder, max_tries)
             fp.write(json.dumps({"id": it.id, **prediction(tr)}) + "\n")
             fp.flush()
-            ft.write(json.dumps({"id": it.id, **tr.to_json()}) + "\n")
+            ft.write(json.dumps({"id": it.id, **tr.to_json(), "seconds": round(time.time() - t0, 1)}) + "\n")
             ft.flush()
             state = "passes" if tr.initial.passed else ("fixed" if tr.fixed else "not fixed") + \
                 f" after {len(tr.tries)} tries"

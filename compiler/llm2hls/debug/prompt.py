@@ -7,12 +7,13 @@ import functools
 import re
 
 SYSTEM = """You are an expert Vitis HLS C++ engineer. An HLS kernel has a bug; its testbench shows it.
-Find the bug and fix it. Answer in exactly this format and nothing else:
-LINES: <line numbers of the bug, most likely first>
-CLASS: <one bug class code from the list>
+Find the bug and fix it. Answer in exactly this format and nothing else: the buggy line numbers (most
+likely first), one bug class code from the list, then each corrected line as '<line number>: <code>'
+(one per changed line, numbers of the listing; '<line number>:' alone deletes the line). Example:
+LINES: 7
+CLASS: OOB
 FIX:
-<line number>: <the whole corrected line>
-Write one FIX line per changed line, using the line numbers of the listing; '<line number>:' with nothing after it deletes that line."""
+7:   for (int i = 0; i < N; i++) {"""
 
 
 @functools.lru_cache(maxsize=1)

@@ -83,6 +83,9 @@ def evaluate(
     if loaded.module is None:
         raise UserError("eval needs the PyTorch model itself (a HuggingFace folder, .gguf, .pt or nn.Module), not a .pt2")
     tok = tokenizer or load_tokenizer(model)
+    if tok is None:
+        raise UserError(f"{model}: this model has no tokenizer (eval needs a HuggingFace folder with tokenizer "
+                        "files or a .gguf)")
     module: nn.Module = loaded.module
     imported = import_model(module, seq_len=seq_len, name=loaded.name)
     graph = imported.graph

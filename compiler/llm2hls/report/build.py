@@ -79,6 +79,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"| latency (upper bound) | {t['latency_cycles_upper_bound']:,} cycles |",
         f"| DSP / BRAM18 (estimate) | {t['dsp']} / {t['bram18']} |",
     ]
+    mem = report.get("memory")
+    if mem:
+        lines.append(f"| weights on chip / off chip (DRAM) | {mem['onchip_param_bytes']:,} / {mem['offchip_param_bytes']:,} bytes |")
     acc = report.get("accuracy")
     if acc:
         for key, label in (("vs_torch", "PyTorch float"), ("vs_reference_float", "reference float")):
@@ -90,6 +93,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         verdict = "PASS" if cs["passed"] else "FAIL"
         lines.append(f"| C simulation | {verdict}: {cs['mismatches']} mismatches in {cs['elements']} elements"
                      f"{' (bit-exact)' if cs.get('bit_exact') else ''} |")
+    if mem:
+        lines += ["", f"Memory: {mem['note']} (device on-chip memory {mem['device_onchip_bytes']:,} bytes)."]
+    if report.get("csim_skipped"):
+        lines += ["", f"C simulation skipped: {report['csim_skipped']}."]
     lines += [
         "",
         "## Stages",
