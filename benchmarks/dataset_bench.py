@@ -3,7 +3,7 @@
     python benchmarks/dataset_bench.py [--count 40] [--jobs 2] [--seed 0] [--models 0] [--out FILE]
 
 Runs a fresh generate into a temp folder, then appends one JSON line (command, machine, counts,
-seconds, records/hour) to ``benchmarks/dataset_bench.jsonl``.
+seconds, records/hour) to ``benchmarks/results/dataset_bench.jsonl``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--models", type=int, default=0)
-    ap.add_argument("--out", default=str(Path(__file__).with_name("dataset_bench.jsonl")))
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "dataset_bench.jsonl"))
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="dataset-bench-"))
     cmd = ["llm2hls", "dataset", "generate", "--out", str(tmp / "ds"), "--count", str(a.count),
