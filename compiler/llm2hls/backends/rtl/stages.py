@@ -144,10 +144,25 @@ def _act_params(node: Node, in_t: FixedType, out_t: FixedType) -> tuple[dict[str
     return {"IW": in_t.width, "IS": int(in_t.signed), **params, **conv}, mems
 
 
+def _require_per_channel_onchip(node: Node) -> None:
+    """Refuse linear variants ``l2h_linear`` does not implement, rather than emit wrong hardware:
+    requantized inputs (``w8a8``), group-wise or asymmetric weights (``w4*``), off-chip weights."""
+    variants = [k for k in ("in_type", "group", "sum_type") if k in node.attrs]
+    variants += [k for k in ("q_zero",) if k in node.params]
+    variants += [f"{k} off chip" for k, p in node.params.items() if p.placement == "offchip"]
+    if variants:
+        raise UserError(
+            f"node {node.name} (linear) uses {', '.join(variants)}, which the RTL backend does not "
+            "implement yet (it does per-channel weights on chip, e.g. --quant w8a16 or wXa16); "
+            "this design is proven by C simulation only"
+        )
+
+
 def emit_linear(node: Node, graph: Graph) -> Stage:
     """``y = convert(sum_k x*q_weight * q_scale + q_bias, Fx+Fm, y_type)`` with ``lanes`` MACs,
     then the fused activation table and the fused residual add, if any (a generated module
     chaining ``l2h_linear``, ``l2h_act`` and ``l2h_eltwise`` exactly as the unfused stages)."""
+    _require_per_channel_onchip(node)
     out_t = fixed(graph.tensors[node.outputs[0]].type)
     act, residual = node.attrs.get("act"), bool(node.attrs.get("residual"))
     y_t = numtype_from_json(node.attrs["y_type"]) if "y_type" in node.attrs else out_t
