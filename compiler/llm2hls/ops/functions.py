@@ -10,16 +10,18 @@ import math
 from typing import Callable
 
 import numpy as np
-import torch
 
 
-def _torch_unary(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda x: fn(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
+def erf(x: np.ndarray) -> np.ndarray:
+    """Vectorized float64 erf (numpy has none; torch's is imported lazily to keep start-up fast)."""
+    import torch
+
+    return torch.erf(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
 
 def gelu_erf(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
-    return 0.5 * x * (1.0 + _torch_unary(torch.erf)(x / math.sqrt(2.0)))
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
 
 
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
