@@ -79,7 +79,7 @@ def run_case(model: str, board: str, quant: str) -> dict:
         "offchip_mb_per_token": round(p.offchip_bytes_per_token / 1e6, 2),
         "power_w": round(p.power_w, 1), "tokens_per_j": round(p.tokens_per_j, 2),
         "fits": p.fits, "resources": p.resources,
-        "design": ex.best.summary(), "placement": ex.best.design.reasons,
+        "design": ex.best.summary(), "engines": ex.best.engines, "placement": ex.best.design.reasons,
         "batch_curve": p.batch_curve, "published": PUBLISHED.get((model, board, quant), ""),
         "explore_seconds": round(ex.seconds, 2), "designs_evaluated": ex.evaluated,
     }

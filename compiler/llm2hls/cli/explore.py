@@ -45,6 +45,7 @@ def explore_cmd(model, preset_name, target_name, quant, prompt, generate, object
         "best": {**ex.best.summary(), "placement": ex.best.design.reasons,
                  "performance": ex.best.perf.to_json(), "lanes": ex.best.design.lanes},
         "pareto_front": [p.summary() for p in ex.front],
+        "engines": {str(e): p.summary() for e, p in ex.by_engines.items()},
     }
     if plots_dir:
         from ..perf.plots import write_plots
@@ -68,14 +69,21 @@ def _text(doc, ex) -> str:
         f"-> {p.fraction_of_roofline:.1%} of it ({p.fraction_of_all_offchip_roofline:.1%} of the all-off-chip roofline "
         f"{p.roofline_all_offchip_tps:.1f})",
         f"  {b['channels']} channels, linear lanes {b['linear_lanes']}, attention lanes {b['attention_lanes']}, "
-        f"{'replicated' if b['replicate'] else 'one reused'} block engine; DSP {b['dsp']}, BRAM18 {b['bram18']}, "
+        f"{_engines_text(b['engines'])}; DSP {b['dsp']}, BRAM18 {b['bram18']}, "
         f"URAM {b['uram']}, LUT {b['lut']}",
         "  placement:", *(f"    {r}" for r in b["placement"]),
         "  batch: " + ", ".join(f"B={c['batch']}: {c['tokens_per_s']:.0f} tok/s" for c in p.batch_curve),
+        "block engines (1 = one reused engine, per-layer weight offsets; more = replicated, weights on chip):",
+        *(f"  {e:>3}: best {q['decode_tps']:9.1f} tok/s, TTFT {q['ttft_ms']:8.2f} ms, DSP {q['dsp']:6d}, "
+          f"resource share {q['resource_share']:.2f}" for e, q in doc["engines"].items()),
         "Pareto front (tokens/s, resource share, power):",
-        f"  {'tok/s':>9} {'TTFT ms':>9} {'W':>6} {'share':>6} {'ch':>3} {'lanes':>6} {'DSP':>6} {'URAM':>5}",
+        f"  {'tok/s':>9} {'TTFT ms':>9} {'W':>6} {'share':>6} {'ch':>3} {'lanes':>6} {'eng':>4} {'DSP':>6} {'URAM':>5}",
     ]
     for q in doc["pareto_front"]:
         lines.append(f"  {q['decode_tps']:9.1f} {q['ttft_ms']:9.2f} {q['power_w']:6.1f} {q['resource_share']:6.2f} "
-                     f"{q['channels']:3d} {q['linear_lanes']:6d} {q['dsp']:6d} {q['uram']:5d}")
+                     f"{q['channels']:3d} {q['linear_lanes']:6d} {q['engines']:4d} {q['dsp']:6d} {q['uram']:5d}")
     return "\n".join(lines)
+
+
+def _engines_text(engines: int) -> str:
+    return "one reused block engine" if engines == 1 else f"{engines} block engines (replicated)"

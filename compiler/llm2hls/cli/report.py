@@ -1,5 +1,7 @@
-"""``llm2hls report DIR [--synth]``: re-render report.md; with --synth, check the estimates
-against the RTL (simulated cycles per stage, Yosys resources) and record both in the report."""
+"""``llm2hls report DIR [--target BOARD] [--eval EVAL.json] [--synth]``: model the project on a
+board (roofline, per-stage decode time, resources against the budget, weight placement) with
+plots, and write report.json, report.md and a self-contained report.html; with --synth, first
+check the estimates against the RTL (simulated cycles per stage, Yosys resources)."""
 
 from __future__ import annotations
 
@@ -75,17 +77,28 @@ def estimate_against_rtl(project: Path, simulator: str, budget_s: float) -> dict
               show_default=True, help="Simulator of the per-stage cycle measurement.")
 @click.option("--budget", type=float, default=600.0, show_default=True,
               help="Time budget of the Yosys runs, in seconds (stages left over are skipped).")
-def report_cmd(project: str, synth: bool, simulator: str, budget: float) -> None:
-    """Re-render PROJECT/report.md from report.json (with --synth: add the RTL checks first)."""
+@click.option("--target", "target_name", default="U280", show_default=True,
+              help="Board the design is modeled on (docs/targets.md).")
+@click.option("--eval", "eval_file", type=click.Path(dir_okay=False), default=None,
+              help="Output of `llm2hls eval --json` for this model and scheme (accuracy section).")
+def report_cmd(project: str, synth: bool, simulator: str, budget: float, target_name: str,
+               eval_file: str | None) -> None:
+    """Model PROJECT on a board and write report.json, report.md and report.html (with plots)."""
     from ..report import render_markdown
+    from ..report.modeled import render_html
 
     proj = Path(project)
     report = _load_report(proj)
+    if eval_file is not None:
+        report["eval"] = _load_eval(Path(eval_file))
     if synth:
         report["rtl"] = estimate_against_rtl(proj, simulator, budget)
+    add_modeled_view(proj, report, target_name)
     md = render_markdown(report)
-    # write both files atomically (a temporary file renamed over the old one)
-    for name, text in (("report.json", json.dumps(report, indent=1) + "\n"), ("report.md", md)):
+    page = render_html(md, proj)
+    # write the files atomically (a temporary file renamed over the old one)
+    for name, text in (("report.json", json.dumps(report, indent=1) + "\n"), ("report.md", md),
+                       ("report.html", page)):
         with tempfile.NamedTemporaryFile("w", dir=proj, delete=False, suffix=".tmp") as f:
             f.write(text)
         Path(f.name).replace(proj / name)
@@ -94,4 +107,35 @@ def report_cmd(project: str, synth: bool, simulator: str, budget: float) -> None
         click.echo(f"estimates vs RTL recorded in {proj / 'report.md'}"
                    + (f"; outside ±15%: {', '.join(bad)}" if bad else "; every stage kind within ±15%"))
     else:
-        click.echo(f"wrote {proj / 'report.md'}")
+        perf = report["performance"]
+        click.echo(f"wrote {proj / 'report.md'} and report.html: {perf['decode_tps']:,.1f} tokens/s modeled on "
+                   f"{perf['target']} ({100 * perf['fraction_of_roofline']:.1f} % of the roofline)")
+
+
+def _load_eval(path: Path) -> dict:
+    """An ``llm2hls eval --json`` document (checked for the fields the report shows)."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"--eval {path}: cannot read it as JSON ({e}); pass the output of llm2hls eval --json") from None
+    if not isinstance(doc, dict) or not ("perplexity" in doc or "cosine" in doc) or "quant" not in doc:
+        raise UserError(f"--eval {path}: not an `llm2hls eval --json` result (no quant/perplexity/cosine fields)")
+    return doc
+
+
+def add_modeled_view(project: Path, report: dict, target_name: str) -> None:
+    """Model the project's IR on ``target_name``; add ``performance`` and ``plots`` to ``report``
+    and write the PNG plots into PROJECT/plots/."""
+    from ..ir.serialize import load_graph
+    from ..perf.plots import write_plots
+    from ..report.modeled import PLOTS_DIR, model_project, performance_json
+
+    ir = project / "ir.json"
+    if not ir.exists():
+        raise UserError(f"{project} has no ir.json; compile a model into it first (llm2hls compile MODEL --out DIR)")
+    graph = load_graph(ir)
+    ex, target, scheme, op = model_project(graph, report.get("quant", {}), target_name)
+    report["performance"] = performance_json(ex, target, scheme, op)
+    paths = write_plots(ex.best.perf, target, project / PLOTS_DIR,
+                        f"{report.get('model', graph.name)} {scheme.name} on {target.name}")
+    report["plots"] = {k: f"{PLOTS_DIR}/{p.name}" for k, p in paths.items()}

@@ -5,8 +5,10 @@ The space (:func:`explore`):
 * ``channels`` — off-chip channels used (powers of two up to all of them);
 * ``onchip_share`` — share of the free on-chip memory offered to weights/KV (0, 1/2, all); what
   goes where is then decided by :func:`llm2hls.perf.model.place` (best bytes saved per byte);
-* ``replicate`` — one engine per layer (only when every layer's weights are on chip) or one
-  block engine reused by every layer;
+* ``engines`` — block engines: 1 (one engine reused by every layer, per-layer weight offsets),
+  ``L`` (one engine per layer, fully spatial) or a divisor of ``L`` in between (each engine runs
+  ``L / E`` layers in turn); more than one only when every layer's weights are on chip. Each
+  engine adds its DSP/LUT/buffers; batched decode and prefill pipeline over the engines;
 * ``prefill_tile`` — prompt tokens per prefill pass (8, 32, 128): longer tiles reuse each weight
   more but need bigger input buffers;
 * lanes — one lane count for all linear stages (their compute and their weight bytes both grow
@@ -54,6 +56,7 @@ class Point:
     perf: Performance
     linear_lanes: int = 0
     attention_lanes: int = 0
+    engines: int = 1  # block engines (1 = one reused engine, L = one per layer)
 
     @property
     def resource_share(self) -> float:
@@ -67,7 +70,7 @@ class Point:
             "power_w": round(p.power_w, 2), "tokens_per_j": round(p.tokens_per_j, 3),
             "fraction_of_roofline": round(p.fraction_of_roofline, 4),
             "resource_share": round(self.resource_share, 4), "channels": d.channels,
-            "replicate": d.replicate, "kv_onchip": d.kv_onchip,
+            "replicate": d.replicate, "engines": self.engines, "kv_onchip": d.kv_onchip,
             "linear_lanes": self.linear_lanes, "attention_lanes": self.attention_lanes,
             "dsp": p.resources["dsp"], "bram18": p.resources["bram18"], "uram": p.resources["uram"],
             "lut": p.resources["lut"],
@@ -83,6 +86,7 @@ class Exploration:
     objective: str
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    by_engines: dict[int, Point] = field(default_factory=dict)  # best point per block engine count
 
 
 def _pow2_at_least(x: float, cap: int) -> int:
@@ -138,6 +142,7 @@ def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating |
     from ..targets import BRAM18_BITS, URAM_BITS
 
     mem_budget = (budget["bram18"] * BRAM18_BITS + budget["uram"] * URAM_BITS) // 8
+    layers = max((s.count for s in stages if s.layered), default=1)
     for tile in sorted({min(op.prompt, t) for t in TILES}):
         buffers = sum(buffer_bits(s, scheme, tile) for s in stages) // 8
         free = max(0, mem_budget - buffers - tm.channels * target.port_bits * 64)
@@ -148,16 +153,16 @@ def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating |
             mem = MemoryModel.of(target, ch, eta)
             for onchip, kv_on, reasons in {repr(v[:2]): v for v in placements.values()}.values():
                 all_on = all(onchip.get(s.name, 0) == s.count for s in stages if s.layered and s.weight_elems)
-                for replicate in (False, True) if all_on else (False,):
+                for engines in engine_counts(layers) if all_on else (1,):
                     for lin in LINEAR_LANES:
                         lanes = size_lanes(stages, scheme, mem, lin, onchip, kv_on, op.decode_context)
-                        d = Design(lanes, onchip, ch, replicate, kv_on, list(reasons), tile)
+                        d = Design(lanes, onchip, ch, engines > 1, engines, kv_on, list(reasons), tile)
                         evaluated += 1
                         res = resources(stages, d, scheme, target, tile, op.max_context, kv_bytes)
                         if not all(res[k] <= budget[k] for k in res):
                             continue
                         perf = evaluate(stages, d, scheme, target, op, eta, detail=False)
-                        points.append(Point(d, perf, lin, lanes.get(_attn_name(stages), 0)))
+                        points.append(Point(d, perf, lin, lanes.get(_attn_name(stages), 0), engines))
     if not points:
         raise UserError(
             f"no design fits {target.name} (even 8 lanes and all weights off-chip); "
@@ -167,10 +172,20 @@ def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating |
            else (lambda p: (-p.perf.ttft_s, p.perf.decode_tps)))
     best = max(points, key=key)
     front = pareto_front(points)
+    by_engines: dict[int, Point] = {}
+    for p in points:
+        if p.engines not in by_engines or key(p) > key(by_engines[p.engines]):
+            by_engines[p.engines] = p
     # full detail (batch curve) only for the points shown
     for p in {id(p): p for p in front + [best]}.values():
         p.perf = evaluate(stages, p.design, scheme, target, op, eta)
-    return Exploration(best, front, evaluated, len(points), objective, time.perf_counter() - t0)
+    return Exploration(best, front, evaluated, len(points), objective, time.perf_counter() - t0,
+                       by_engines=dict(sorted(by_engines.items())))
+
+
+def engine_counts(layers: int) -> list[int]:
+    """Block engine counts explored for ``layers`` layers: every divisor (1 = reused, L = spatial)."""
+    return [e for e in range(1, layers + 1) if layers % e == 0]
 
 
 def _attn_name(stages: list[Stage]) -> str:

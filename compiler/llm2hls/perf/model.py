@@ -30,8 +30,6 @@ from ..targets import BRAM18_BITS, URAM_BITS, Target
 from .power import estimate_power
 from .workload import Scheme, Stage, stage_work
 
-# pipeline depth (cycles) of one pass through a stage, beyond its streaming cycles
-DEPTH = {"linear": 12, "attention": 60, "layernorm": 40, "act": 6, "eltwise": 3, "embedding": 4}
 LUT_PER_LANE = {"linear": 40, "attention": 60, "layernorm": 80, "act": 30, "eltwise": 20, "embedding": 10}
 LUT_PER_STAGE = 1500  # control, stream adapters
 LUT_PER_CHANNEL = 3000  # one m_axi adapter + burst engine
@@ -87,12 +85,15 @@ class Design:
     ``lanes``: stage name -> parallel lanes. ``onchip``: stage name -> layer copies whose weights
     are on chip (the rest stream from off-chip memory). ``kv_onchip``: KV cache on chip.
     ``replicate``: one engine per layer (True) or one engine reused by every layer (False).
+    ``engines``: with ``replicate``, the number of block engines (0: one per layer; a divisor
+    ``E`` of the layer count: each engine runs ``layers / E`` layers in turn, :func:`layer_engines`).
     """
 
     lanes: dict[str, int]
     onchip: dict[str, int] = field(default_factory=dict)
     channels: int = 1
     replicate: bool = False
+    engines: int = 0
     kv_onchip: bool = False
     reasons: list[str] = field(default_factory=list)
     prefill_tile: int = 128  # prompt tokens per prefill pass
@@ -119,28 +120,91 @@ class StageCycles:
         return "memory" if self.memory > self.compute and self.onchip_copies < self.count else "compute"
 
 
+# pipeline depth (cycles) of one pass through a stage with vectorized streams, beyond its work
+DEPTH = {"linear": 12, "attention": 60, "layernorm": 40, "act": 6, "eltwise": 3, "embedding": 4}
+# Fixed costs of the scalar-stream schedules both backends implement (docs/rtl.md, ops/*.cost):
+GROUP_OVERHEAD = 3  # linear: cycles per lane group beyond its K weight words (pipeline, handover)
+NORM_STEPS = 96  # layernorm: mean/variance steps + 31-step isqrt + 62-step division per row
+HEAD_STEPS = 51  # attention: init, exp drain, PR+1 = 47-step division and output setup per head
+STREAM_DEPTH = 3  # a pointwise stage's registers between its input and output
+
+
+def token_cycles(stage: Stage, lanes: int, keys: int = 1) -> tuple[int, int]:
+    """``(interval, latency)`` of one token through ``stage``: the cycles it stays busy with the
+    token (one token per ``interval`` in a pipeline) and the cycles from the token's last input
+    element to its last output element (what the stage adds to a token's latency in a chain).
+
+    Streams carry one element per cycle. A linear loads the next token while it computes, and
+    runs ``ceil(n / lanes)`` lane groups of ``k + GROUP_OVERHEAD`` cycles, each group's outputs
+    leaving while the next computes; attention loads the token's q, k and v rows, then per query
+    head spends ``ceil(2 d keys / lanes)`` cycles on the scores and the weighted sum, ``d`` on the
+    output and ``HEAD_STEPS`` on the softmax division; a norm makes ``passes - 1`` more passes over
+    the row (LayerNorm 3, RMSNorm 2) plus ``NORM_STEPS``; a route loads its input rows, then writes
+    its outputs (a fork copies element by element); pointwise kinds take ``n / lanes`` cycles.
+    """
+    lanes = max(1, lanes)
+    if stage.kind == "linear":
+        busy = -(-stage.n // lanes) * (stage.k + GROUP_OVERHEAD)
+        return max(stage.k, busy), busy + min(lanes, stage.n) + 2
+    if stage.kind == "attention":
+        d, hq = stage.head_dim, stage.heads
+        busy = hq * (-(-2 * d * keys // lanes) + d + HEAD_STEPS)
+        return (hq + 2 * stage.kv_heads) * d + busy, busy
+    if stage.kind == "layernorm":
+        extra = (2 if stage.bias else 1) * stage.n + NORM_STEPS
+        return extra, extra + 2
+    if stage.kind == "route":
+        return stage.k + stage.n, stage.n + 1
+    return -(-stage.n // lanes), STREAM_DEPTH
+
+
 def predict_stage_cycles(stage: Stage, lanes: int, scheme: Scheme, memory: MemoryModel,
                          tokens: int = 1, context: int = 0, onchip_copies: int = 0,
-                         kv_onchip: bool = False) -> StageCycles:
+                         kv_onchip: bool = False, scalar_streams: bool = False) -> StageCycles:
     """Cycles of one pass of ``stage`` (per layer copy) with ``lanes`` lanes.
 
-    This is the per-stage contract an RTL simulation with a memory model can check: compute =
-    ``ceil(work / lanes) + depth``, memory = ``ceil(off-chip bytes / (eta x bytes per cycle))``.
+    Compute: with vectorized streams (the explored designs: a stream beat carries as many
+    elements as the stage has lanes) ``ceil(work / lanes) + depth + log2(lanes)``; with
+    ``scalar_streams`` (one element per beat, the RTL and HLS backends today; checked against RTL
+    cycles by ``perf/validate.py``) the token intervals of :func:`token_cycles` (token ``i`` of
+    the pass sees ``context + i + 1`` keys) plus the last token's remaining latency. Memory =
+    ``ceil(streamed bytes / (eta x bytes per cycle))``, where the streamed bytes are the weight
+    matrix (and group-wise scales): per-channel scales and biases are ``n`` words kept on chip.
     """
     w = stage_work(stage, scheme, tokens, context)
     lanes = max(1, lanes)
-    if stage.kind in ("linear", "attention"):
-        work = w.macs
-        if stage.kind == "attention":  # exp per (query, key) pair runs beside the MACs
-            work = max(w.macs, w.nonlinear * stage.head_dim)
-    elif stage.kind == "layernorm":
-        work = 2 * tokens * stage.n  # statistics pass, then normalize
+    if scalar_streams:
+        compute = _scalar_compute(stage, lanes, tokens, context)
     else:
-        work = tokens * stage.n
-    compute = math.ceil(work / lanes) + DEPTH.get(stage.kind, 4) + int(math.log2(lanes))
+        if stage.kind in ("linear", "attention"):
+            work = w.macs
+            if stage.kind == "attention":  # exp per (query, key) pair runs beside the MACs
+                work = max(w.macs, w.nonlinear * stage.head_dim)
+        elif stage.kind == "layernorm":
+            work = 2 * tokens * stage.n  # statistics pass, then normalize
+        else:
+            work = tokens * stage.n
+        compute = math.ceil(work / lanes) + DEPTH.get(stage.kind, 4) + int(math.log2(lanes))
     kv = 0 if kv_onchip else w.kv_read_bytes + w.kv_write_bytes
+    streamed = w.weight_bytes - side_table_bytes(stage, scheme)
     return StageCycles(stage.name, stage.kind, stage.count, compute,
-                       memory.cycles(w.weight_bytes + kv), memory.cycles(kv), onchip_copies)
+                       memory.cycles(streamed + kv), memory.cycles(kv), onchip_copies)
+
+
+def _scalar_compute(stage: Stage, lanes: int, tokens: int, context: int) -> int:
+    """Token intervals of :func:`token_cycles` over a pass, plus the last token's drain."""
+    if stage.kind == "attention":
+        steps = [token_cycles(stage, lanes, context + i + 1) for i in range(tokens)]
+        return sum(per for per, _ in steps) + max(0, steps[-1][1] - steps[-1][0])
+    per, lat = token_cycles(stage, lanes)
+    return tokens * per + max(0, lat - per)
+
+
+def side_table_bytes(stage: Stage, scheme: Scheme) -> int:
+    """Bytes of a linear's per-output-channel scales and biases (kept on chip, ``n`` words)."""
+    if stage.kind != "linear" or scheme.group_size:
+        return 0
+    return scheme.linear_weight_bytes(stage.n, stage.k, stage.bias) - -(-stage.n * stage.k * scheme.weight_bits // 8)
 
 
 # ---- placement --------------------------------------------------------------------------------
@@ -235,7 +299,7 @@ def resources(stages: list[Stage], design: Design, scheme: Scheme, target: Targe
               prefill_tokens: int, positions: int, kv_bytes: int) -> dict[str, int]:
     """DSP, BRAM18, URAM, LUT, FF of a design (weights prefer URAM where the board has it)."""
     res = {"dsp": 0, "bram18": 0, "uram": 0, "lut": 0, "ff": 0}
-    engines = lambda s: s.count if (design.replicate and s.layered) else 1  # noqa: E731
+    engines = lambda s: layer_engines(design, s.count) if s.layered else 1  # noqa: E731
     for s in stages:
         lanes = design.lanes.get(s.name, 1)
         e = engines(s)
@@ -350,6 +414,13 @@ def _step_cycles(stages, design, scheme, mem, tokens, context) -> list[StageCycl
                                  design.onchip.get(s.name, 0), design.kv_onchip) for s in stages]
 
 
+def layer_engines(design: Design, layers: int) -> int:
+    """Block engines of ``design`` for ``layers`` layers: 1 (reused) .. ``layers`` (replicated)."""
+    if not design.replicate:
+        return 1
+    return max(1, min(layers, design.engines or layers))
+
+
 def decode_step_cycles(stages, design, scheme, mem, batch, context) -> tuple[int, list[StageCycles]]:
     """Cycles of one decode step producing ``batch`` tokens (one per sequence)."""
     per = _step_cycles(stages, design, scheme, mem, batch, context)
@@ -360,7 +431,8 @@ def decode_step_cycles(stages, design, scheme, mem, batch, context) -> tuple[int
     one = _step_cycles(stages, design, scheme, mem, 1, context)
     layer = max(1, sum(p.total // max(1, p.count) for p, s in zip(one, stages) if s.layered))
     lat1 = sum(p.total for p in one) + mem.latency_cycles
-    return min(latency, lat1 + (batch - 1) * layer), per
+    L = max((s.count for s in stages if s.layered), default=1)
+    return min(latency, lat1 + (batch - 1) * layer * -(-L // layer_engines(design, L))), per
 
 
 def prefill_cycles(stages, design, scheme, mem, prompt) -> tuple[int, list[StageCycles]]:  # noqa: C901
@@ -383,17 +455,19 @@ def prefill_cycles(stages, design, scheme, mem, prompt) -> tuple[int, list[Stage
     per = [pc(i, s, tile) for i, s in enumerate(stages)]
     fill = [pc(i, s, 1).compute for i, s in enumerate(stages)]
     mem_of = lambda p, copies: (copies - min(copies, p.onchip_copies)) * p.memory + min(copies, p.onchip_copies) * p.memory_onchip_copy  # noqa: E731
-    if design.replicate:
+    L = max([s.count for s in stages if s.layered], default=0)
+    E = layer_engines(design, L)
+    if design.replicate and E >= L:
         head = [i for i in range(len(stages)) if i <= last_layered]
         body = max(max(per[i].compute for i in head), sum(mem_of(per[i], per[i].count) for i in head))
         one_pass = body + sum(fill[i] * stages[i].count for i in head)
     else:
+        # E engines run L / E layers each in turn, sharing the bandwidth; E = 1: one reused engine
         layered = [i for i, s in enumerate(stages) if s.layered]
-        L = max([stages[i].count for i in layered], default=0)
         layer_mem = sum(mem_of(per[i], per[i].count) for i in layered) / max(1, L)
         layer = max([per[i].compute for i in layered] + [layer_mem]) + sum(fill[i] for i in layered)
-        one_pass = L * layer + sum(per[i].total for i, s in enumerate(stages)
-                                   if not s.layered and i < last_layered)
+        one_pass = (max(-(-L // E) * layer, L * layer_mem) + (E - 1) * sum(fill[i] for i in layered)
+                    + sum(per[i].total for i, s in enumerate(stages) if not s.layered and i < last_layered))
     tail = sum(per[i].total for i in range(last_layered + 1, len(stages)))
     return int(math.ceil(passes * one_pass + tail)) + mem.latency_cycles, per
 

@@ -23,12 +23,18 @@ def plot_roofline(perf: Performance, target: Target, path: Path, title: str = ""
     bw = target.memory.total_gbps * 1e9
     eta = target.memory.burst_efficiency if eta is None else eta
     x0 = perf.offchip_bytes_per_token
-    xs = [x0 * f for f in (0.1, 0.2, 0.5, 1, 2, 5, 10)]
+    # everything on chip (x0 = 0): span the all-off-chip bytes and draw the design as a level
+    ref = x0 or bw / perf.roofline_all_offchip_tps
+    xs = [ref * f for f in (0.1, 0.2, 0.5, 1, 2, 5, 10)]
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.loglog(xs, [bw / x for x in xs], "k-", label=f"peak {target.memory.total_gbps:.0f} GB/s")
     ax.loglog(xs, [eta * bw / x for x in xs], "k--", label=f"eta = {eta:.2f} x peak")
-    ax.plot([x0], [perf.decode_tps], "o", color="tab:red", ms=9,
-            label=f"design: {perf.decode_tps:.0f} tok/s ({perf.fraction_of_roofline:.0%} of roofline)")
+    if x0:
+        ax.plot([x0], [perf.decode_tps], "o", color="tab:red", ms=9,
+                label=f"design: {perf.decode_tps:.0f} tok/s ({perf.fraction_of_roofline:.0%} of roofline)")
+    else:
+        ax.axhline(perf.decode_tps, color="tab:red",
+                   label=f"design: {perf.decode_tps:.0f} tok/s, all on chip (no off-chip bytes)")
     ax.set_xlabel("off-chip bytes per decoded token")
     ax.set_ylabel("decode tokens/s (batch 1)")
     ax.set_title(title or f"Bandwidth roofline on {target.name}")

@@ -338,6 +338,18 @@ def stages_from_graph(graph: "Graph") -> list[Stage]:
     return stages
 
 
+def stage_of_node(node: Any, graph: "Graph") -> Stage:
+    """The :class:`Stage` of one IR node; a route is kind ``route`` with ``k`` = input elements
+    and ``n`` = its widest output per token (``k = 0`` for a fork: no row buffer)."""
+    if node.op != "route":
+        return _stage_of_node(node, graph)
+    row = lambda t: int(graph.tensors[t].type.shape[-1])  # noqa: E731
+    fork = len(node.inputs) == 1 and all(graph.tensors[o].type == graph.tensors[node.inputs[0]].type
+                                         for o in node.outputs) and bool(node.attrs.get("fork"))
+    return Stage(node.name, "route", n=max(row(t) for t in node.outputs),
+                 k=0 if fork else sum(row(t) for t in node.inputs), layered=node.layer is not None)
+
+
 def _stage_of_node(node: Any, graph: "Graph") -> Stage:
     layered = node.layer is not None
     out_shape = graph.tensors[node.outputs[0]].type.shape

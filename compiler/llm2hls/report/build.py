@@ -27,9 +27,11 @@ def stage_rows(graph: Graph) -> list[dict[str, Any]]:
         cost = op_kind(n.op).cost(n, graph)
         rows.append({
             "stage": n.name,
-            "op": n.op + (f"+{n.attrs['act']}" if n.attrs.get("act") else "")
+            "op": n.op + ("+glu" if n.attrs.get("glu") else "")
+            + (f"+{n.attrs['act']}" if n.attrs.get("act") else "")
             + ("+residual" if n.attrs.get("residual") else ""),
             "source": n.source,
+            "fused": n.attrs.get("fused", []),  # the stages this one replaced (passes/fuse.py)
             "inputs": [{"name": t, "shape": _shape(graph, t), "type": str(graph.tensors[t].type.dtype)}
                        for t in n.inputs],
             "outputs": [{"name": t, "shape": _shape(graph, t), "type": str(graph.tensors[t].type.dtype),
@@ -54,6 +56,7 @@ def build_report(graph: Graph, extra: dict[str, Any] | None = None) -> dict[str,
     return {
         "model": graph.name,
         "quant": graph.meta.get("quant", {"scheme": "float"}),
+        "fusion": graph.meta.get("fusion"),
         "totals": totals,
         "stages": rows,
         **(extra or {}),
@@ -97,6 +100,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["", f"Memory: {mem['note']} (device on-chip memory {mem['device_onchip_bytes']:,} bytes)."]
     if report.get("csim_skipped"):
         lines += ["", f"C simulation skipped: {report['csim_skipped']}."]
+    from .modeled import markdown_sections
+
+    lines += markdown_sections(report, report.get("plots"))
     lines += [
         "",
         "## Stages",

@@ -11,12 +11,16 @@
 //   DIV    PR+1 cycles         rinv = 2^PR / sum (restoring; 0 when no key is allowed)
 //   OUT    D cycles            y_d = convert(acc_d * rinv, OSHIFT, out)
 // D multipliers for the dot product and D for the weighted sum work in parallel.
+// Decode (POS0 > 0): a KV cache of POS0 earlier tokens is preloaded into the K/V buffers from
+// KFILE/VFILE; the stream then carries tokens POS0..S-1 (one for a decode step), which attend
+// to the cache and to each other (STREAM = 1, causal).
 module l2h_attention #(
     parameter integer S = 2, parameter integer HQ = 1, parameter integer HK = 1,
     parameter integer D = 2,
     parameter integer QW = 16, parameter integer KW = 16, parameter integer VW = 16,
     parameter integer CAUSAL = 1, parameter integer STREAM = 1,
     parameter integer HAS_MASK = 0, parameter MFILE = "",
+    parameter integer POS0 = 0, parameter KFILE = "", parameter VFILE = "",
     parameter integer QSB = 16, parameter integer Q_SCALE = 1, parameter integer SC_SHIFT = 0,
     parameter integer SCW = 16, parameter integer SC_ROUND = 1, parameter integer SC_OVF = 0,
     parameter integer E_LO = 0, parameter integer E_SHIFT = 0, parameter integer E_SIZE = 2,
@@ -72,6 +76,13 @@ module l2h_attention #(
     reg [D*VW-1:0] vbuf [0:KN-1];
     reg signed [SCW-1:0] sbuf [0:S-1];
     reg [S-1:0] abuf;                       // key j allowed for the current row
+    generate
+        if (POS0 > 0) begin : g_cache       // K/V rows 0..POS0-1 (word tok*HK + kv head)
+            initial $readmemh(KFILE, kbuf);
+            initial $readmemh(VFILE, vbuf);
+        end
+    endgenerate
+    localparam [SB-1:0] TOK0 = POS0[SB-1:0];
 
     localparam [2:0] S_LOAD = 3'd0, S_INIT = 3'd1, S_SCORE = 3'd2, S_EXP = 3'd3, S_EXPW = 3'd4,
                      S_DIV = 3'd5, S_OUT = 3'd6;
@@ -170,7 +181,7 @@ module l2h_attention #(
         if (rst) begin
             state <= S_LOAD;
             lp <= 2'd0;
-            tok <= 0;
+            tok <= TOK0;
             hh <= 0;
             dd <= 0;
             ev1 <= 1'b0;
@@ -185,7 +196,7 @@ module l2h_attention #(
                     if (dd == DLAST) hh <= (hh == hlast) ? {HB{1'b0}} : hh + 1'b1;
                     if (dd == DLAST && hh == hlast) lp <= (lp == 2'd2) ? 2'd0 : lp + 2'd1;
                     if (row_done_load) begin
-                        tok <= (tok == SLAST) ? {SB{1'b0}} : tok + 1'b1;
+                        tok <= (tok == SLAST) ? TOK0 : tok + 1'b1;
                         if (STREAM != 0 || tok == SLAST) begin
                             state <= S_INIT;
                             i <= (STREAM != 0) ? tok : {SB{1'b0}};

@@ -2,12 +2,17 @@
 // acc[n] = sum_k x[k] * w[n][k] (exact), one token at a time, L lanes.
 // Integer semantics: llm2hls linear run_int (docs/architecture.md).
 //
-// Per token: LOAD buffers the K inputs; then for each group of L output
+// Per token: the K inputs are loaded into one of two input buffers (the next
+// token loads while this one computes); then for each group of L output
 // channels, COMP streams the K weight words (L weights side by side, lane l
 // holding rows n = g*L + l: the cyclic partition of the HLS backend) from a
 // synchronous ROM and accumulates exactly; the finished group moves to an
 // output bank, which is drained (scale, bias, convert) one value per cycle
 // while the next group computes.
+//
+// WSTREAM = 1 (weights off chip): the same words, in the same order, arrive on
+// the w port (valid/ready, one word per beat) instead of from the ROM; COMP
+// advances one k per word taken, so a slow memory stretches it.
 module l2h_linear #(
     parameter integer K = 4,        // input channels
     parameter integer N = 4,        // output channels
@@ -22,13 +27,20 @@ module l2h_linear #(
     parameter integer ROUND = 1, parameter integer OVF = 0,
     parameter WFILE = "",           // ceil(N/L)*K words of L*WB bits (lane 0 in the low bits)
     parameter SFILE = "",           // N words of MB bits
-    parameter BFILE = ""            // N words of BB bits
+    parameter BFILE = "",           // N words of BB bits
+    parameter integer WSTREAM = 0   // 1: weight words from the w port instead of WFILE
 ) (
     input  wire          clk,
     input  wire          rst,
     input  wire [XW-1:0] in_data,
     input  wire          in_valid,
     output wire          in_ready,
+    /* verilator lint_off UNUSEDSIGNAL */
+    // used only with WSTREAM = 1 (tied to zero otherwise)
+    input  wire [L*WB-1:0] w_data,
+    input  wire          w_valid,
+    /* verilator lint_on UNUSEDSIGNAL */
+    output wire          w_ready,
     output reg  [OW-1:0] out_data,
     output reg           out_valid,
     input  wire          out_ready
@@ -55,19 +67,43 @@ module l2h_linear #(
     localparam [NB:0] LSTEP = LI[NB:0];
 
     // ---- memories -----------------------------------------------------------
-    reg [XW-1:0] xbuf [0:K-1];
-    reg [L*WB-1:0] wrom [0:G*K-1];
+    reg [XW-1:0] xbuf [0:2*K-1];    // two token buffers: bank b holds xbuf[b*K +: K]
     reg [MB-1:0] srom [0:N-1];
-    initial $readmemh(WFILE, wrom);
     initial $readmemh(SFILE, srom);
 
     // ---- control ------------------------------------------------------------
-    localparam [1:0] S_LOAD = 2'd0, S_COMP = 2'd1, S_DRAIN = 2'd2;
+    localparam [1:0] S_WAIT = 2'd0, S_COMP = 2'd1, S_DRAIN = 2'd2;
     reg [1:0] state;
-    reg [KB-1:0] k;
+    reg [KB-1:0] k, lk;             // compute / load position in the token
+    reg lsel, csel;                 // bank being loaded / computed
+    reg [1:0] full;                 // bank holds a whole token not yet computed
     reg [GB-1:0] g;
-    reg [WA-1:0] waddr;
-    assign in_ready = state == S_LOAD;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [WA-1:0] waddr;             // ROM address (unused with WSTREAM = 1)
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign in_ready = ~full[lsel];
+    /* verilator lint_off WIDTHTRUNC */
+    // buffer addresses bank*K + position < 2K: computed in 32 bits, the upper bits are zero
+    wire [KB:0] xa_load = 32'(lsel) * K + 32'(lk);
+    wire [KB:0] xa_comp = 32'(csel) * K + 32'(k);
+    /* verilator lint_on WIDTHTRUNC */
+
+    // weight word of this COMP step: ROM (on chip) or the w port (off chip)
+    wire [L*WB-1:0] wword;
+    wire wgo;                       // a weight word is there this cycle
+    generate
+        if (WSTREAM != 0) begin : g_wport
+            assign wword = w_data;
+            assign wgo = w_valid;
+            assign w_ready = state == S_COMP;
+        end else begin : g_wrom
+            reg [L*WB-1:0] wrom [0:G*K-1];
+            initial $readmemh(WFILE, wrom);
+            assign wword = wrom[waddr];
+            assign wgo = 1'b1;
+            assign w_ready = 1'b0;
+        end
+    endgenerate
 
     // stage 1: weight word and input value; stage 2: accumulate
     reg v1, first1, last1;
@@ -76,6 +112,7 @@ module l2h_linear #(
     reg signed [AW-1:0] acc [0:L-1];
     reg acc_done;
 
+    wire handover;
     // output bank: one finished group being drained
     reg signed [AW-1:0] bank [0:L-1];
     reg bank_valid;
@@ -84,27 +121,35 @@ module l2h_linear #(
 
     always @(posedge clk) begin
         if (rst) begin
-            state <= S_LOAD;
+            state <= S_WAIT;
             k <= 0;
+            lk <= 0;
+            lsel <= 1'b0;
+            csel <= 1'b0;
+            full <= 2'b00;
             g <= 0;
             waddr <= 0;
             v1 <= 1'b0;
             acc_done <= 1'b0;
         end else begin
             v1 <= 1'b0;
+            // loader: fills bank lsel, then hands it to the compute side
+            if (in_valid & ~full[lsel]) begin
+                xbuf[xa_load] <= in_data;
+                lk <= (lk == KLAST) ? {KB{1'b0}} : lk + 1'b1;
+                if (lk == KLAST) lsel <= ~lsel;
+            end
+            full <= (full | ((in_valid & ~full[lsel] & (lk == KLAST)) ? (2'b01 << lsel) : 2'b00))
+                  & ~((handover & (g == GLAST)) ? (2'b01 << csel) : 2'b00);
             case (state)
-                S_LOAD: if (in_valid) begin
-                    xbuf[k] <= in_data;
-                    k <= (k == KLAST) ? {KB{1'b0}} : k + 1'b1;
-                    if (k == KLAST) begin
-                        state <= S_COMP;
-                        waddr <= 0;
-                        g <= 0;
-                    end
+                S_WAIT: if (full[csel]) begin
+                    state <= S_COMP;
+                    waddr <= 0;
+                    g <= 0;
                 end
-                S_COMP: begin
-                    w1 <= wrom[waddr];
-                    x1 <= xbuf[k];
+                S_COMP: if (wgo) begin
+                    w1 <= wword;
+                    x1 <= xbuf[xa_comp];
                     v1 <= 1'b1;
                     first1 <= k == 0;
                     last1 <= k == KLAST;
@@ -114,7 +159,8 @@ module l2h_linear #(
                 end
                 default: if (acc_done & ~bank_valid) begin  // S_DRAIN: hand the group over
                     g <= g + 1'b1;
-                    state <= (g == GLAST) ? S_LOAD : S_COMP;
+                    state <= (g == GLAST) ? S_WAIT : S_COMP;
+                    if (g == GLAST) csel <= ~csel;  // the token is done: free its bank
                 end
             endcase
             if (v1 & last1) acc_done <= 1'b1;
@@ -122,7 +168,8 @@ module l2h_linear #(
         end
     end
 
-    wire handover = (state == S_DRAIN) & acc_done & ~bank_valid;
+
+    assign handover = (state == S_DRAIN) & acc_done & ~bank_valid;
 
     genvar l;
     generate

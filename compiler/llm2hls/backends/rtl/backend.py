@@ -14,6 +14,7 @@ from ...errors import UserError
 from ...ir.graph import Graph
 from ...ir.types import FixedType
 from .hdl import fixed, lib_dir, vparam, write_mem
+from .memory import MemoryParams
 from .render import render
 from .stages import Stage, emit
 
@@ -28,6 +29,14 @@ def reference_golden(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, n
     from ...reference import run_graph
 
     return run_graph(graph, inputs, "int")
+
+
+def default_memory(target: str = "U280", channels: int = 1) -> MemoryParams:
+    """The bench's memory for one channel of ``target`` at its kernel clock (targets/ board DB)."""
+    from ...perf.model import MemoryModel
+    from ...targets import get_target
+
+    return MemoryParams.of(MemoryModel.of(get_target(target), channels))
 
 
 def random_inputs(graph: Graph, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -112,10 +121,13 @@ def build_top(graph: Graph, top: str, stages: list[Stage]) -> dict:
             else:
                 ports.append((prefix, _wire(t, f"c{used[t]}")))
                 used[t] += 1
+        ports += [(st["port"], st["name"]) for st in s.streams]  # straight to the memory ports
         inst.append({"node": s.node, "module": s.module, "comment": s.comment,
                      "ties": s.ties, "open_outputs": s.open_outputs,
                      "params": [(k, vparam(v)) for k, v in s.params.items()], "ports": ports})
+    mem_ports = [{"name": st["name"], "w": st["width"], "node": s.node} for s in stages for st in s.streams]
     return {"graph": graph.name, "top": top, "in_ports": in_ports, "out_ports": out_ports,
+            "mem_ports": mem_ports,
             "wires": wires, "assigns": assigns, "fifos": fifos, "forks": forks, "stages": inst,
             "monitored": monitored}
 
@@ -135,15 +147,19 @@ def write_rtl(
     gap: float = 0.3,
     top: str | None = None,
     meta: dict | None = None,
+    memory: MemoryParams | None = None,
 ) -> Path:
     """Render the RTL of quantized ``graph`` and its cocotb bench into ``out_dir``.
 
     ``inputs``: raw input sets, one per inference (default: ``runs`` random sets); ``golden``
     computes expected raw outputs (default: the reference interpreter, integer mode); ``meta`` is
-    recorded in ``rtl.json`` (e.g. the hash of the IR it was generated from). The folder
+    recorded in ``rtl.json`` (e.g. the hash of the IR it was generated from); ``memory`` is the
+    bench's off-chip memory model serving the weights placed ``offchip`` (default:
+    :func:`default_memory`). The folder
     is written to a temporary sibling and renamed at the end, so nothing is ever half-written.
     """
     graph.validate()
+    graph = _unfused(graph)
     top = top or _identifier(graph.name) + "_top"
     stages = [emit(n, graph) for n in graph.topo_nodes()]
     rng = np.random.default_rng(seed)
@@ -174,20 +190,30 @@ def write_rtl(
                 sources.append(f"{s.module}.v")
         (tmp / f"{top}.v").write_text(render("top.v.j2", **build_top(graph, top, stages)))
         sources.append(f"{top}.v")
-        (tmp / "tb_data.json").write_text(json.dumps({"graph": graph.name, "runs": tb_runs}) + "\n")
+        streams = {st["name"]: {"words": st["words"], "word_bits": st["width"],
+                                "repeat": st["repeat"] * len(tb_runs)} for s in stages for st in s.streams}
+        mem = (memory or default_memory()) if streams else None
+        (tmp / "tb_data.json").write_text(json.dumps(
+            {"graph": graph.name, "runs": tb_runs, "memory": mem.to_json() if mem else None,
+             "streams": streams}) + "\n")
+        shutil.copy(Path(__file__).with_name("memory.py"), tmp / "l2h_memory.py")
         work = sum(s.work for s in stages) * max(1, len(tb_runs))
+        if mem:  # a slow memory bounds the run time: every word at the shared bandwidth
+            nbytes = sum(len(v["words"]) * v["repeat"] * v["word_bits"] / 8 for v in streams.values())
+            work += int(nbytes / (mem.bytes_per_cycle * mem.channels)) + mem.latency * len(tb_runs)
         stage_of = {t: s.node for s in stages for _, t, d in s.ports if d == "out"}
         (tmp / f"test_{top}.py").write_text(render(
             "test_top.py.j2", top=top, graph=graph.name, runs=len(tb_runs), seed=seed, gap=gap,
             inputs=repr({t: _wt(graph, t) for t in graph.inputs}),
             outputs=repr({t: _wt(graph, t) for t in graph.outputs}),
             stage_of=repr(stage_of), max_cycles=int(work / (1 - gap) * 4) + 2000,
+            mem_ports=repr({st["name"]: st["width"] for s in stages for st in s.streams}),
         ))
         (tmp / "rtl.json").write_text(json.dumps(
             {"top": top, "graph": graph.name, "sources": sources, "test_module": f"test_{top}",
              "stages": [{"node": s.node, "module": s.module, "op": graph.nodes[s.node].op,
                          "outputs": [t for _, t, d in s.ports if d == "out"]} for s in stages],
-             **(meta or {})}, indent=1) + "\n")
+             "memory": mem.to_json() if mem else None, **(meta or {})}, indent=1) + "\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
@@ -195,6 +221,17 @@ def write_rtl(
         if tmp.exists():
             shutil.rmtree(tmp)
     return out_dir
+
+
+def _unfused(graph: Graph) -> Graph:
+    """The graph with its Q/K/V, gated-MLP and residual+norm stages expanded into the unfused
+    stages (bit-identical, passes/fuse.py ``unfuse``), which the operator library maps; FIFOs are
+    re-sized for the expanded structure. A fused linear act/residual has its own RTL (emit_linear)."""
+    from ...passes.fifo import size_fifos
+    from ...passes.fuse import unfuse
+
+    graph, expanded = unfuse(graph)
+    return size_fifos(graph)[0] if expanded else graph
 
 
 def _wt(graph: Graph, t: str) -> tuple[int, bool]:

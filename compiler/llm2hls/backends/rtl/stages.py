@@ -37,6 +37,9 @@ class Stage:
     ties: list[tuple[str, str]] = field(default_factory=list)
     open_outputs: list[str] = field(default_factory=list)
     work: int = 0  # rough cycles per inference (bounds the simulation time)
+    # off-chip read ports served by the bench's memory model: {"port", "name", "width",
+    # "words" (ints in read order), "repeat" (times the words are read per inference)}
+    streams: list[dict] = field(default_factory=list)
 
 
 def param_type(node: Node, key: str) -> FixedType:
@@ -80,28 +83,57 @@ def emit_embedding(node: Node, graph: Graph) -> Stage:
     )
 
 
-def _linear_core(node: Node, graph: Graph, y_t: FixedType) -> tuple[dict[str, int | str], dict[str, list[str]]]:
-    """``l2h_linear`` parameters and memory files: ``convert(acc*q_scale + q_bias, Fx+Fm, y_t)``."""
-    x_t = fixed(graph.tensors[node.inputs[0]].type)
+def _lanes(node: Node) -> int:
+    return max(1, min(int(node.lanes), int(node.param("q_weight").shape[0])))
+
+
+def weight_words(node: Node) -> list[str]:
+    """A linear's weights as ``ceil(N/L) * K`` hex words of ``L`` packed weights, in read order:
+    word ``(g, k)`` holds ``W[g*L + l, k]`` for ``l = 0..L-1`` (lane 0 in the low bits)."""
     w = np.asarray(node.param("q_weight"), dtype=np.int64)
     n, k = w.shape
-    lanes = max(1, min(int(node.lanes), n))
-    wb = param_type(node, "q_weight").width
-    s_t = param_type(node, "q_scale")
+    lanes = _lanes(node)
     groups = -(-n // lanes)
     padded = np.zeros((groups * lanes, k), dtype=np.int64)
     padded[:n] = w
-    # word (g, k) holds W[g*L + l, k] for l = 0..L-1 (lane 0 in the low bits)
-    words = packed_words(padded.reshape(groups, lanes, k).transpose(0, 2, 1).reshape(-1, lanes), wb)
-    mems = {
-        f"{node.name}_q_weight.mem": words,
-        f"{node.name}_q_scale.mem": hex_words(node.param("q_scale"), s_t.width),
-    }
+    return packed_words(padded.reshape(groups, lanes, k).transpose(0, 2, 1).reshape(-1, lanes),
+                        param_type(node, "q_weight").width)
+
+
+def _weights_offchip(node: Node) -> bool:
+    return node.params["q_weight"].placement == "offchip"
+
+
+def weight_stream(node: Node, graph: Graph) -> dict:
+    """The read port of an off-chip linear: its weight words, read once per token."""
+    return {"port": "w", "name": f"mem_{node.name}",
+            "width": _lanes(node) * param_type(node, "q_weight").width,
+            "words": [int(h, 16) for h in weight_words(node)],
+            "repeat": _tokens(graph, node.inputs[0])}
+
+
+def _linear_core(node: Node, graph: Graph, y_t: FixedType) -> tuple[dict[str, int | str], dict[str, list[str]]]:
+    """``l2h_linear`` parameters and memory files: ``convert(acc*q_scale + q_bias, Fx+Fm, y_t)``.
+
+    Off-chip weights (``q_weight`` placed ``offchip``) get ``WSTREAM = 1`` and no weight ROM: the
+    same packed words come through the ``w`` port (see :func:`weight_stream`)."""
+    x_t = fixed(graph.tensors[node.inputs[0]].type)
+    n, k = node.param("q_weight").shape
+    lanes = _lanes(node)
+    wb = param_type(node, "q_weight").width
+    s_t = param_type(node, "q_scale")
+    words = weight_words(node)
+    offchip = _weights_offchip(node)
+    mems = {f"{node.name}_q_scale.mem": hex_words(node.param("q_scale"), s_t.width)}
     params: dict[str, int | str] = {
         "K": k, "N": n, "L": lanes, "XW": x_t.width, "XS": int(x_t.signed), "WB": wb,
-        "MB": s_t.width, "HAS_BIAS": int("q_bias" in node.params),
-        "WFILE": f"{node.name}_q_weight.mem", "SFILE": f"{node.name}_q_scale.mem",
+        "MB": s_t.width, "HAS_BIAS": int("q_bias" in node.params), "SFILE": f"{node.name}_q_scale.mem",
     }
+    if offchip:
+        params["WSTREAM"] = 1
+    else:
+        params["WFILE"] = f"{node.name}_q_weight.mem"
+        mems[str(params["WFILE"])] = words
     if "q_bias" in node.params:
         b_t = param_type(node, "q_bias")
         params["BB"] = b_t.width
@@ -146,14 +178,16 @@ def _act_params(node: Node, in_t: FixedType, out_t: FixedType) -> tuple[dict[str
 
 def _require_per_channel_onchip(node: Node) -> None:
     """Refuse linear variants ``l2h_linear`` does not implement, rather than emit wrong hardware:
-    requantized inputs (``w8a8``), group-wise or asymmetric weights (``w4*``), off-chip weights."""
+    requantized inputs (``w8a8``), group-wise or asymmetric weights (``w4*``), off-chip scales or
+    biases (off-chip weights stream through the ``w`` port)."""
     variants = [k for k in ("in_type", "group", "sum_type") if k in node.attrs]
     variants += [k for k in ("q_zero",) if k in node.params]
-    variants += [f"{k} off chip" for k, p in node.params.items() if p.placement == "offchip"]
+    variants += [f"{k} off chip" for k, p in node.params.items()
+                 if p.placement == "offchip" and k not in ("q_weight", "weight")]
     if variants:
         raise UserError(
             f"node {node.name} (linear) uses {', '.join(variants)}, which the RTL backend does not "
-            "implement yet (it does per-channel weights on chip, e.g. --quant w8a16 or wXa16); "
+            "implement yet (it does per-channel weights, e.g. --quant w8a16 or wXa16); "
             "this design is proven by C simulation only"
         )
 
@@ -178,16 +212,24 @@ def emit_linear(node: Node, graph: Graph) -> Stage:
     groups = -(-n // int(params["L"]))
     work = s * (k + groups * (k + 4) + n)
     ports = [("in", node.inputs[0], "in")]
+    offchip = _weights_offchip(node)
+    streams = [weight_stream(node, graph)] if offchip else []
+    wbits = int(params["L"]) * int(params["WB"])
+    # on chip the weight port is idle: tied off here (plain linear) or inside the chain module
+    ties = [] if offchip else [("w_data", f"{wbits}'d0"), ("w_valid", "1'b0")]
     if not act and not residual:
         ports.append(("out", node.outputs[0], "out"))
-        return Stage(node.name, "l2h_linear", params, ports, mems=mems, work=work)
+        return Stage(node.name, "l2h_linear", params, ports, mems=mems, work=work, streams=streams,
+                     ties=ties, open_outputs=[] if offchip else ["w_ready"])
 
     from .render import render
 
     module = f"linear_{node.name}"
     wires, parts = [{"name": "y", "w": y_t.width}], []
     parts.append({"name": "u_linear", "module": "l2h_linear", "params": params,
-                  "comment": f"x W^T + b -> {y_t}", "ports": [("in", "in"), ("out", "y")]})
+                  "comment": f"x W^T + b -> {y_t}" + (" (weights from the w port)" if offchip else ""),
+                  "ports": [("in", "in")] + ([("w", "w")] if offchip else []) + [("out", "y")],
+                  "ties": ties, "open_outputs": [] if offchip else ["w_ready"]})
     cur, cur_t = "y", y_t
     if act:
         a_t = numtype_from_json(node.attrs["act_type"]) if "act_type" in node.attrs else out_t
@@ -216,11 +258,14 @@ def emit_linear(node: Node, graph: Graph) -> Stage:
     for part in parts:
         part["params"] = [(k_, vparam(v)) for k_, v in part["params"].items()]
     port_ctx = [{"name": p, "w": fixed(graph.tensors[t].type).width, "dir": d} for p, t, d in ports]
+    if offchip:
+        port_ctx.insert(1, {"name": "w", "w": wbits, "dir": "in"})
     source = render("chain.v.j2", module=module, comment=f"{node.name}: linear from {node.source or '?'}",
                     what=f"linear{' + ' + act if act else ''}{' + residual' if residual else ''} "
                          f"(x {x_t}, out {out_t}), fused: the same arithmetic as the unfused stages.",
                     ports=port_ctx, wires=wires, parts=parts)
-    return Stage(node.name, module, {}, ports, mems=mems, source=source, work=work + 2 * s * n)
+    return Stage(node.name, module, {}, ports, mems=mems, source=source, work=work + 2 * s * n,
+                 streams=streams)
 
 
 def emit_act(node: Node, graph: Graph) -> Stage:
@@ -274,11 +319,10 @@ def emit_attention(node: Node, graph: Graph) -> Stage:
     a, plan = node.attrs, node.attrs.get("attn")
     if plan is None:
         raise UserError(f"node {node.name} (attention) has no attrs['attn']; run the quantize pass")
-    if a.get("kv_cache"):
-        raise UserError(f"node {node.name} (attention): a KV cache has no RTL operator yet")
     q_t, k_t, v_t = (fixed(graph.tensors[t].type) for t in node.inputs)
     out_t = fixed(graph.tensors[node.outputs[0]].type)
     s = _tokens(graph, node.outputs[0])
+    pos0 = int(a["kv_cache"]["length"]) if a.get("kv_cache") else 0  # decode: cached tokens
     if _tokens(graph, node.inputs[1]) != s:
         raise UserError(f"node {node.name} (attention): keys and queries differ in length; "
                         "the RTL operator needs self-attention")
@@ -286,9 +330,9 @@ def emit_attention(node: Node, graph: Graph) -> Stage:
     x_t, e_t = exp_types(score_t)
     tparams, mems = table_params(a["exp_table"], x_t, e_t, node, EXP_KEYS[0], EXP_KEYS[1], "E_")
     params: dict[str, int | str] = {
-        "S": s, "HQ": a["heads"], "HK": a["kv_heads"], "D": a["head_dim"],
+        "S": pos0 + s, "HQ": a["heads"], "HK": a["kv_heads"], "D": a["head_dim"],
         "QW": q_t.width, "KW": k_t.width, "VW": v_t.width,
-        "CAUSAL": int(bool(a.get("causal"))), "STREAM": int(streams_causally(node, s)),
+        "CAUSAL": int(bool(a.get("causal"))), "STREAM": int(pos0 > 0 or streams_causally(node, s)),
         "HAS_MASK": int("q_mask" in node.params),
         "QSB": max(1, int(plan["q_scale"]).bit_length()), "Q_SCALE": int(plan["q_scale"]),
         "SC_SHIFT": int(plan["scale_frac"]) + q_t.frac + k_t.frac - score_t.frac,
@@ -305,13 +349,37 @@ def emit_attention(node: Node, graph: Graph) -> Stage:
     if "q_mask" in node.params:
         params["MFILE"] = f"{node.name}_q_mask.mem"
         mems[str(params["MFILE"])] = [str(int(b)) for b in np.asarray(node.param("q_mask")).reshape(-1)]
+    if pos0:
+        params.update(_kv_cache_params(node, pos0, s, k_t.width, v_t.width, mems))
     hq, hk, d = a["heads"], a["kv_heads"], a["head_dim"]
-    pairs = int(allowed_mask(node, s, s).sum()) if params["STREAM"] else s * s
+    pairs = (pos0 * s + s * (s + 1) // 2 if pos0 else
+             int(allowed_mask(node, s, s).sum()) if params["STREAM"] else s * s)
     work = s * (hq + 2 * hk) * d + hq * (2 * pairs + s * (d + int(plan["recip_shift"]) + 8))
     return Stage(node.name, "l2h_attention", params,
                  [("q", node.inputs[0], "in"), ("k", node.inputs[1], "in"),
                   ("v", node.inputs[2], "in"), ("out", node.outputs[0], "out")],
                  mems=mems, work=work)
+
+
+def _kv_cache_params(node: Node, pos0: int, s: int, kw: int, vw: int,
+                     mems: dict[str, list[str]]) -> dict[str, int | str]:
+    """``POS0``/``KFILE``/``VFILE`` of a decode step's attention: the cached K/V rows (params
+    ``q_k_cache``/``q_v_cache`` from ``passes.decode_step.load_kv_cache``) as K/V buffer words
+    (one D-wide word per token and kv head, channel 0 in the low bits; the step's rows zero)."""
+    a = node.attrs
+    if not a.get("causal") or "q_mask" in node.params:
+        raise UserError(f"node {node.name} (attention): a KV cache needs causal attention without a mask")
+    hk, d = a["kv_heads"], a["head_dim"]
+    out: dict[str, int | str] = {"POS0": pos0}
+    for key, width, par in (("q_k_cache", kw, "KFILE"), ("q_v_cache", vw, "VFILE")):
+        if key not in node.params:
+            raise UserError(f"node {node.name} (attention): decode step without {key}; fill the "
+                            "cache with passes.decode_step.load_kv_cache")
+        rows = np.zeros(((pos0 + s) * hk, d), dtype=np.int64)
+        rows[:pos0 * hk] = np.asarray(node.param(key), dtype=np.int64).reshape(pos0 * hk, d)
+        out[par] = f"{node.name}_{key}.mem"
+        mems[str(out[par])] = packed_words(rows, width)
+    return out
 
 
 def emit_eltwise(node: Node, graph: Graph) -> Stage:
