@@ -1,6 +1,8 @@
 """``layernorm``: LayerNorm or RMSNorm over channels. in/out: ``[S, C]``.
 
-attrs: ``kind`` ("layer" or "rms"), ``eps``.
+attrs: ``kind`` ("layer" or "rms"), ``eps``; ``residual`` (fused by ``fuse_residual_norm``): the
+stage reads ``a, b`` and normalizes ``h = a + b`` (the unfused ``eltwise add``: exact sum, converted
+to ``attrs['sum_type']``), writing ``y`` and, as a second output when it is read elsewhere, ``h``.
 params: ``weight`` ``[C]`` (gamma, optional), ``bias`` ``[C]`` (beta, optional).
 
 Integer semantics (docs/numerics-nonlinear.md has the proofs and a worked example). Per row of C
@@ -31,6 +33,8 @@ from ..ir.types import FixedType, TensorType, int_type
 from ..numerics import INT, as_raw, bits_for, convert, isqrt, round_shift
 from .activation import attach_params, calib_max_abs
 from .base import Cost, OpKind, param_bytes, register
+from .eltwise import binary_int
+from .qcommon import attr_type, fixed
 from .tables import act_type_for
 
 NORM_FRAC = 24  # fraction bits of the normalized value n in [-1, 1]
@@ -116,6 +120,8 @@ class LayerNorm(OpKind):
 
     def run_float(self, node, inputs):
         x = np.asarray(inputs[0], dtype=np.float64)
+        if node.attrs.get("residual"):  # h = a + b, as the unfused eltwise add
+            x = np.add(x, inputs[1])
         eps = float(node.attrs.get("eps", 1e-5))
         if node.attrs.get("kind", "layer") == "rms":
             y = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
@@ -127,10 +133,12 @@ class LayerNorm(OpKind):
             y = y * node.param("weight")
         if "bias" in node.params:
             y = y + node.param("bias")
-        return [y]
+        return [y, x] if len(node.outputs) > 1 else [y]
 
     def quantize(self, node, graph, config):
         in_type = graph.tensors[node.inputs[0]].type.dtype
+        if node.attrs.get("residual"):
+            in_type = _quantize_sum(node, graph, config)
         if not isinstance(in_type, FixedType):
             raise UserError(f"layernorm {node.name}: input is not fixed-point; quantize it first")
         out = graph.tensors[node.outputs[0]]
@@ -168,21 +176,26 @@ class LayerNorm(OpKind):
         out_type = graph.tensors[node.outputs[0]].type.dtype
         beta = node.param("q_beta") if "q_beta" in node.params else None
         kind = node.attrs.get("kind", "layer")
-        return [layernorm_int(inputs[0], plan, node.param("q_gamma"), beta, plan["gain_frac"],
-                              out_type, kind)]
+        x = inputs[0]
+        if node.attrs.get("residual"):
+            x = binary_int("add", x, fixed(graph, node.inputs[0]), inputs[1], fixed(graph, node.inputs[1]),
+                           attr_type(node, "sum_type"))
+        y = layernorm_int(x, plan, node.param("q_gamma"), beta, plan["gain_frac"], out_type, kind)
+        return [y, x] if len(node.outputs) > 1 else [y]
 
     def cost(self, node, graph):
         s, c = graph.tensors[node.outputs[0]].type.shape[-2:]
         div_latency = 64 + 32  # one 62/31-bit division + a 31-step isqrt per row
         passes = 3 if node.attrs.get("kind", "layer") == "layer" else 2
+        residual = bool(node.attrs.get("residual"))  # the add, and a row buffer of h to write with y
         return Cost(
             macs=2 * s * c,
             param_bytes=param_bytes(node),
             cycles=s * (passes * c + div_latency),
             ii=1,
             dsp=6,  # d*d, d*inv (2 DSPs), n*gamma, mean multiply
-            bram18=2 * -(-c * 32 // 18432),  # row buffers of x and d
-            lut=800,
+            bram18=(3 if residual else 2) * -(-c * 32 // 18432),  # row buffers of x and d (and h)
+            lut=800 + (40 if residual else 0),
         )
 
     def hls_context(self, node, graph):
@@ -199,4 +212,27 @@ class LayerNorm(OpKind):
         if quantized:
             ctx["ln"] = node.attrs["ln"]
             ctx["in_bits"] = graph.tensors[node.inputs[0]].type.dtype.width
+        ctx["residual"] = bool(node.attrs.get("residual"))
+        ctx["write_sum"] = len(node.outputs) > 1
+        if ctx["residual"]:
+            ctx["sum_ctype"] = attr_type(node, "sum_type").c_type() if quantized else "float"
+            if quantized:
+                ctx["in_bits"] = attr_type(node, "sum_type").width
         return ctx
+
+
+def _quantize_sum(node, graph, config) -> FixedType:
+    """The type of the fused residual sum ``h``: what the unfused ``eltwise add`` chose, from the
+    calibrated ``max|a + b|`` (its output tensor's statistics when ``h`` is still a stream)."""
+    if len(node.outputs) > 1 and "max_abs" in graph.tensors[node.outputs[1]].meta:
+        peak = float(graph.tensors[node.outputs[1]].meta["max_abs"])
+    else:
+        sums = [np.add(a, b) for a, b in zip(config.calib_values(node.inputs[0]),
+                                             config.calib_values(node.inputs[1]))]
+        peak = max(float(np.abs(v).max(initial=0.0)) for v in sums)
+    h_t = config.act_type(peak)
+    node.attrs["sum_type"] = h_t.to_json()
+    if len(node.outputs) > 1:
+        out = graph.tensors[node.outputs[1]]
+        out.type = TensorType(out.type.shape, h_t)
+    return h_t

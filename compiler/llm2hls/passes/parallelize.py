@@ -29,8 +29,11 @@ def parallelize(graph: Graph, cap: int = DEFAULT_LANES) -> tuple[Graph, bool]:
     changed = False
     for node in g.nodes.values():
         lanes = 1
-        if getattr(op_kind(node.op), "parallel", False):
+        kind = op_kind(node.op)
+        if getattr(kind, "parallel", False):
             channels = g.tensors[node.outputs[0]].type.shape[-1]
+            if hasattr(kind, "lane_channels"):  # e.g. a fused Q/K/V stage: all its rows
+                channels = kind.lane_channels(node, g)
             lanes = largest_divisor_at_most(channels, cap)
         changed |= node.lanes != lanes
         node.lanes = lanes
