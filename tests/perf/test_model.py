@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -12,7 +13,7 @@ from llm2hls.cli import main
 from llm2hls.dse import explore, pareto_front
 from llm2hls.errors import UserError
 from llm2hls.perf import Design, MemoryModel, Operating, Scheme, evaluate, preset, stages_from_shape
-from llm2hls.perf.model import place, predict_stage_cycles, stored_bytes
+from llm2hls.perf.model import kv_cache_bytes, place, predict_stage_cycles, resources, stored_bytes
 from llm2hls.perf.workload import Stage, shape_from_config
 from llm2hls.targets import get_target
 
@@ -57,11 +58,35 @@ def test_stage_cycles_memory_and_compute():
     # a channel gives min(14.375 GB/s / 300 MHz, 64 B) = 47.9 B/cycle peak, 24 B/cycle at eta 0.5
     assert mem.bytes_per_cycle == pytest.approx(4 * 460e9 / 32 / 300e6 * 0.5)
     st = Stage("fc", "linear", n=256, k=512)
+    # one element per beat, 64 lanes: 4 lane groups of k + 3 cycles, the last group's 64 outputs
     c = predict_stage_cycles(st, 64, Scheme.parse("w8a8"), mem, tokens=1)
-    assert c.compute == math.ceil(256 * 512 / 64) + 12 + 6
+    assert c.compute == 4 * (512 + 3) + 64 + 2 and c.latency == c.compute
     nbytes = 256 * 512  # the matrix streams; the 256 per-channel scales stay on chip
     assert c.memory == math.ceil(nbytes / mem.bytes_per_cycle)
     assert c.total == max(c.compute, c.memory)
+    # 4-element beats, 1024 lanes: 256 outputs x 4 inputs per cycle, one group of 512/4 + 3 cycles;
+    # loading 512 inputs takes 128 beats, writing 256 outputs 64
+    w4 = predict_stage_cycles(st, 1024, Scheme.parse("w8a8"), mem, tokens=2, width=4)
+    assert w4.compute == 2 * (512 // 4 + 3) + 64 + 2
+    # at width 1 the extra lanes idle: the same schedule as 256 lanes
+    assert predict_stage_cycles(st, 1024, Scheme.parse("w8a8"), mem, 1).compute == 512 + 3 + 256 + 2
+
+
+def test_stream_width_is_explored_with_its_cost():
+    scheme, target, op = Scheme.parse("w4a8"), get_target("U280"), Operating(64, 64)
+    stages = stages_from_shape(preset("gpt2"), scheme)
+    ex = explore(stages, scheme, target, op)
+    assert sorted(ex.by_width) == [1, 4, 8, 16, 32, 64]
+    one = ex.by_width[1]
+    assert one.design.stream_width == 1 and one.summary()["generated_by_backends"]
+    assert ex.best.perf.decode_tps == max(p.perf.decode_tps for p in ex.by_width.values())
+    wide = replace(one.design, stream_width=16)
+    kv = kv_cache_bytes(stages, scheme, op.max_context)
+    r1, r16 = (resources(stages, d, scheme, target, one.design.prefill_tile, op.max_context, kv)
+               for d in (one.design, wide))
+    assert r16["ff"] > r1["ff"] and r16["lut"] > r1["lut"] and r16["dsp"] == r1["dsp"]
+    # same lanes, wider beats: a token's stages load and write faster
+    assert evaluate(stages, wide, scheme, target, op).decode_tps > one.perf.decode_tps
 
 
 def test_placement_at_the_budget_boundary():
@@ -93,15 +118,23 @@ def test_dse_respects_budget_and_front_is_non_dominated():
 
 
 def test_dse_is_fast_for_1b_config():
+    import time
+
     scheme = Scheme.parse("w4a8")
+    cpu = time.process_time()  # CPU seconds: the machine is shared, wall time is not the model's
     ex = explore(stages_from_shape(preset("llama-1b"), scheme), scheme, get_target("U280"))
-    assert ex.seconds < 10 and ex.best.perf.fits
+    assert time.process_time() - cpu < 10 and ex.best.perf.fits
 
 
-def test_gpt2_medium_u280_reaches_half_the_roofline():
+def test_gpt2_medium_u280_half_the_roofline_needs_wide_streams():
+    # what the model shows: the streams the backends emit today (one element per beat) keep the
+    # best design well under half of the HBM roofline; only a design with wider beats gets there
     scheme = Scheme.parse("w4a8")
     ex = explore(stages_from_shape(preset("gpt2-medium"), scheme), scheme, get_target("U280"))
-    assert ex.best.perf.fits and ex.best.perf.fraction_of_all_offchip_roofline >= 0.5
+    scalar = ex.by_width[1].perf
+    assert scalar.fits and scalar.fraction_of_all_offchip_roofline < 0.5
+    assert ex.best.perf.fits and ex.best.design.stream_width > 1
+    assert ex.best.perf.fraction_of_all_offchip_roofline >= 0.5
 
 
 def test_config_parsing_and_errors(tmp_path):

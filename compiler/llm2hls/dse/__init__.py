@@ -11,10 +11,16 @@ The space (:func:`explore`):
   engine adds its DSP/LUT/buffers; batched decode and prefill pipeline over the engines;
 * ``prefill_tile`` — prompt tokens per prefill pass (8, 32, 128): longer tiles reuse each weight
   more but need bigger input buffers;
+* ``stream_width`` — elements per stream beat between stages (1, 4, ..., 64): a stage loads its
+  input and writes its output ``width`` elements per cycle, at the cost of wider FIFOs, beat
+  registers and input buffers (:func:`llm2hls.perf.model.stream_ffs`); both backends emit width 1
+  today, so a wider best design is one they do not yet generate (``Exploration.by_width`` keeps
+  the best design of each width);
 * lanes — one lane count for all linear stages (their compute and their weight bytes both grow
   with ``n x k``, so one count balances them all); then each streamed stage is trimmed to the
   fewest lanes that keep it as fast as its own weight stream, attention is sized to its KV stream
-  or a quarter of the block's linear time, and pointwise stages to 10 % of it.
+  or a quarter of the block's linear time, and pointwise stages to 10 % of it; no stage gets more
+  lanes than its stream width lets work (:func:`llm2hls.perf.model.effective_lanes`).
 
 Each point is evaluated by the analytical model (microseconds), so a 1B-parameter config explores
 in seconds. The result keeps every feasible point's summary, the best by the objective, and the
@@ -25,15 +31,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Any
 
 from ..errors import UserError
 from ..perf.model import (
+    BACKEND_STREAM_WIDTH,
     Design,
     MemoryModel,
     Operating,
     Performance,
     buffer_bits,
+    effective_lanes,
     evaluate,
     kv_cache_bytes,
     place,
@@ -48,6 +57,7 @@ LINEAR_LANES = tuple(2**i for i in range(3, 15))  # 8 .. 16384 MACs per cycle
 ATTN_MAX_LANES = 4096
 SHARES = (0.0, 0.5, 1.0)
 TILES = (8, 32, 128)  # prefill tokens per pass (weights are read once per pass)
+STREAM_WIDTHS = (1, 4, 8, 16, 32, 64)  # elements per stream beat (the backends emit 1 today)
 
 
 @dataclass
@@ -71,6 +81,7 @@ class Point:
             "fraction_of_roofline": round(p.fraction_of_roofline, 4),
             "resource_share": round(self.resource_share, 4), "channels": d.channels,
             "replicate": d.replicate, "engines": self.engines, "kv_onchip": d.kv_onchip,
+            "stream_width": d.stream_width, "generated_by_backends": d.stream_width == BACKEND_STREAM_WIDTH,
             "linear_lanes": self.linear_lanes, "attention_lanes": self.attention_lanes,
             "dsp": p.resources["dsp"], "bram18": p.resources["bram18"], "uram": p.resources["uram"],
             "lut": p.resources["lut"],
@@ -87,6 +98,7 @@ class Exploration:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     by_engines: dict[int, Point] = field(default_factory=dict)  # best point per block engine count
+    by_width: dict[int, Point] = field(default_factory=dict)  # best point per stream width
 
 
 def _pow2_at_least(x: float, cap: int) -> int:
@@ -94,12 +106,13 @@ def _pow2_at_least(x: float, cap: int) -> int:
 
 
 def size_lanes(stages: list[Stage], scheme: Scheme, mem: MemoryModel, lin: int,
-               onchip: dict[str, int], kv_onchip: bool, context: int) -> dict[str, int]:
-    """Lanes per stage for ``lin`` linear lanes (see the module docstring).
+               onchip: dict[str, int], kv_onchip: bool, context: int, width: int = 1) -> dict[str, int]:
+    """Lanes per stage for ``lin`` linear lanes at stream width ``width`` (module docstring).
 
     A streamed linear stage gets the fewest lanes (power of two, at most ``lin``) that keep its
     compute within its weight stream; attention gets the fewest that keep it within its KV stream
-    or a quarter of the block's linear time; pointwise stages share 10 % of that time.
+    or a quarter of the block's linear time; pointwise stages share 10 % of that time. Each count
+    is then cut to the lanes that can be busy at ``width`` (no idle MACs are paid for).
     """
     lanes: dict[str, int] = {}
     lin_cycles = 0
@@ -108,6 +121,7 @@ def size_lanes(stages: list[Stage], scheme: Scheme, mem: MemoryModel, lin: int,
             c = predict_stage_cycles(s, 1, scheme, mem, 1, context, onchip.get(s.name, 0), kv_onchip)
             streamed = onchip.get(s.name, 0) < s.count
             need = lin if not streamed else min(lin, _pow2_at_least(c.compute / max(1, c.memory), lin))
+            need = effective_lanes(s, need, width)
             lanes[s.name] = need
             if s.layered:
                 lin_cycles += math.ceil(s.n * s.k / need)
@@ -119,7 +133,7 @@ def size_lanes(stages: list[Stage], scheme: Scheme, mem: MemoryModel, lin: int,
             lanes[s.name] = _pow2_at_least(c.compute / target, ATTN_MAX_LANES)
         elif s.kind != "linear":
             work = (2 if s.kind == "layernorm" else 1) * s.n
-            lanes[s.name] = _pow2_at_least(work * n_pw / max(1, lin_cycles // 10), 256)
+            lanes[s.name] = effective_lanes(s, _pow2_at_least(work * n_pw / max(1, lin_cycles // 10), 256), width)
     return lanes
 
 
@@ -153,10 +167,10 @@ def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating |
             mem = MemoryModel.of(target, ch, eta)
             for onchip, kv_on, reasons in {repr(v[:2]): v for v in placements.values()}.values():
                 all_on = all(onchip.get(s.name, 0) == s.count for s in stages if s.layered and s.weight_elems)
-                for engines in engine_counts(layers) if all_on else (1,):
-                    for lin in LINEAR_LANES:
-                        lanes = size_lanes(stages, scheme, mem, lin, onchip, kv_on, op.decode_context)
-                        d = Design(lanes, onchip, ch, engines > 1, engines, kv_on, list(reasons), tile)
+                for engines, width in product(engine_counts(layers) if all_on else (1,), STREAM_WIDTHS):
+                    for lin in useful_linear_lanes(stages, width):
+                        lanes = size_lanes(stages, scheme, mem, lin, onchip, kv_on, op.decode_context, width)
+                        d = Design(lanes, onchip, ch, engines > 1, engines, kv_on, list(reasons), tile, width)
                         evaluated += 1
                         res = resources(stages, d, scheme, target, tile, op.max_context, kv_bytes)
                         if not all(res[k] <= budget[k] for k in res):
@@ -172,15 +186,30 @@ def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating |
            else (lambda p: (-p.perf.ttft_s, p.perf.decode_tps)))
     best = max(points, key=key)
     front = pareto_front(points)
-    by_engines: dict[int, Point] = {}
-    for p in points:
-        if p.engines not in by_engines or key(p) > key(by_engines[p.engines]):
-            by_engines[p.engines] = p
+    by_engines = _best_by(points, key, lambda p: p.engines)
+    by_width = _best_by(points, key, lambda p: p.design.stream_width)
     # full detail (batch curve) only for the points shown
-    for p in {id(p): p for p in front + [best]}.values():
+    for p in {id(p): p for p in front + [best, *by_width.values()]}.values():
         p.perf = evaluate(stages, p.design, scheme, target, op, eta)
     return Exploration(best, front, evaluated, len(points), objective, time.perf_counter() - t0,
-                       by_engines=dict(sorted(by_engines.items())))
+                       by_engines=by_engines, by_width=by_width)
+
+
+def _best_by(points: list[Point], key, group) -> dict[int, Point]:
+    """The best point (by ``key``) of each value of ``group(point)``, in increasing group order."""
+    best: dict[int, Point] = {}
+    for p in points:
+        g = group(p)
+        if g not in best or key(p) > key(best[g]):
+            best[g] = p
+    return dict(sorted(best.items()))
+
+
+def useful_linear_lanes(stages: list[Stage], width: int) -> list[int]:
+    """The linear lane counts worth exploring at ``width``: up to the first that lets every
+    linear stage work at its full rate (``n x width`` lanes); more would only idle."""
+    cap = max((s.n * width for s in stages if s.kind == "linear"), default=1)
+    return [lin for i, lin in enumerate(LINEAR_LANES) if i == 0 or LINEAR_LANES[i - 1] < cap]
 
 
 def engine_counts(layers: int) -> list[int]:

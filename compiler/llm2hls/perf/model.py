@@ -1,9 +1,13 @@
 """Analytical performance model of a streaming-dataflow transformer accelerator on one board.
 
-Per stage (:func:`predict_stage_cycles`): compute cycles from its lanes (MACs or elements per
-cycle) plus a pipeline depth, memory cycles from the off-chip bytes it reads divided by the
-bytes per cycle the :class:`MemoryModel` gives it, and ``cycles = max(compute, memory)``: weights
-are streamed in long sequential bursts that overlap with the arithmetic.
+One model, validated against RTL cycles at stream width 1 (``perf/validate.py``). Per stage
+(:func:`predict_stage_cycles`): compute cycles from the stage's token schedule
+(:func:`token_cycles`): streams carry ``width`` elements per beat (``Design.stream_width``), so a
+stage's input-load and output-write terms take ``ceil(elements / width)`` beats, while its lanes
+set the MAC rate; memory cycles from the off-chip bytes it reads divided by the bytes per cycle
+the :class:`MemoryModel` gives it, and ``cycles = max(compute, memory)``: weights are streamed in
+long sequential bursts that overlap with the arithmetic. Both backends emit ``width = 1`` today
+(:data:`BACKEND_STREAM_WIDTH`); figures at a larger width are for a design they do not generate.
 
 Per design (:func:`evaluate`):
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..targets import BRAM18_BITS, URAM_BITS, Target
@@ -35,6 +40,11 @@ LUT_PER_STAGE = 1500  # control, stream adapters
 LUT_PER_CHANNEL = 3000  # one m_axi adapter + burst engine
 FF_PER_LUT = 1.5
 BURST_BYTES = 4096  # one sequential m_axi burst train per channel
+BACKEND_STREAM_WIDTH = 1  # elements per stream beat the HLS and RTL backends generate today
+WIDTH_NOTE = (f"the HLS and RTL backends emit {BACKEND_STREAM_WIDTH} element per stream beat today; "
+              "figures of a wider design are for a design they do not yet generate")
+STREAM_FIFO_BEATS = 2  # default FIFO depth between stages (passes/fifo.py), in beats
+STREAMS_PER_STAGE = 2  # one input and one output stream per stage (a residual add has two inputs)
 
 
 def macs_per_dsp(a_bits: int, b_bits: int) -> float:
@@ -87,6 +97,7 @@ class Design:
     ``replicate``: one engine per layer (True) or one engine reused by every layer (False).
     ``engines``: with ``replicate``, the number of block engines (0: one per layer; a divisor
     ``E`` of the layer count: each engine runs ``layers / E`` layers in turn, :func:`layer_engines`).
+    ``stream_width``: elements per stream beat between stages (the backends emit 1 today).
     """
 
     lanes: dict[str, int]
@@ -97,6 +108,7 @@ class Design:
     kv_onchip: bool = False
     reasons: list[str] = field(default_factory=list)
     prefill_tile: int = 128  # prompt tokens per prefill pass
+    stream_width: int = BACKEND_STREAM_WIDTH
 
 
 @dataclass(frozen=True)
@@ -108,96 +120,138 @@ class StageCycles:
     memory: int  # per copy (weights of an off-chip copy + KV traffic)
     memory_onchip_copy: int  # per copy whose weights are on chip (KV traffic only)
     onchip_copies: int
+    latency: int = 0  # per copy: the last token's last input element to its last output element
 
     @property
     def total(self) -> int:
+        """All copies, each busy for its whole pass (``compute``) or its memory stream."""
+        return self._copies(self.compute)
+
+    @property
+    def chain(self) -> int:
+        """All copies inside a streaming chain of one token: each adds its ``latency`` (its input
+        arrives while its producer still writes), or its memory stream if that is longer."""
+        return self._copies(self.latency)
+
+    def _copies(self, cycles: int) -> int:
         off = self.count - self.onchip_copies
-        return (off * max(self.compute, self.memory)
-                + self.onchip_copies * max(self.compute, self.memory_onchip_copy))
+        return off * max(cycles, self.memory) + self.onchip_copies * max(cycles, self.memory_onchip_copy)
 
     @property
     def bound(self) -> str:
         return "memory" if self.memory > self.compute and self.onchip_copies < self.count else "compute"
 
 
-# pipeline depth (cycles) of one pass through a stage with vectorized streams, beyond its work
-DEPTH = {"linear": 12, "attention": 60, "layernorm": 40, "act": 6, "eltwise": 3, "embedding": 4}
-# Fixed costs of the scalar-stream schedules both backends implement (docs/rtl.md, ops/*.cost):
+# Fixed costs of the stream schedules both backends implement (docs/rtl.md, ops/*.cost):
 GROUP_OVERHEAD = 3  # linear: cycles per lane group beyond its K weight words (pipeline, handover)
 NORM_STEPS = 96  # layernorm: mean/variance steps + 31-step isqrt + 62-step division per row
 HEAD_STEPS = 51  # attention: init, exp drain, PR+1 = 47-step division and output setup per head
 STREAM_DEPTH = 3  # a pointwise stage's registers between its input and output
 
 
-def token_cycles(stage: Stage, lanes: int, keys: int = 1) -> tuple[int, int]:
+def linear_lanes_split(stage: Stage, lanes: int, width: int = 1) -> tuple[int, int]:
+    """``(outputs, inputs)`` a linear's MAC array works on per cycle with ``lanes`` lanes.
+
+    Lanes go to output channels first (at most ``n``); lanes beyond ``n`` take several inputs of
+    the buffered row per cycle, at most one beat (``width`` elements) of it.
+    """
+    out = max(1, min(lanes, stage.n))
+    return out, max(1, min(width, lanes // out))
+
+
+def effective_lanes(stage: Stage, lanes: int, width: int = 1) -> int:
+    """The lanes of ``stage`` that can be busy at stream width ``width`` (extra ones would idle):
+    a linear's ``outputs x inputs`` split, ``min(lanes, width)`` for row-wise and pointwise kinds
+    (one beat of ``width`` elements per cycle), all of attention's (they work on buffered rows)."""
+    lanes = max(1, lanes)
+    if stage.kind == "linear":
+        out, inp = linear_lanes_split(stage, lanes, width)
+        return out * inp
+    if stage.kind == "attention":
+        return lanes
+    return min(lanes, max(1, width))
+
+
+def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tuple[int, int]:
     """``(interval, latency)`` of one token through ``stage``: the cycles it stays busy with the
     token (one token per ``interval`` in a pipeline) and the cycles from the token's last input
     element to its last output element (what the stage adds to a token's latency in a chain).
 
-    Streams carry one element per cycle. A linear loads the next token while it computes, and
-    runs ``ceil(n / lanes)`` lane groups of ``k + GROUP_OVERHEAD`` cycles, each group's outputs
-    leaving while the next computes; attention loads the token's q, k and v rows, then per query
-    head spends ``ceil(2 d keys / lanes)`` cycles on the scores and the weighted sum, ``d`` on the
-    output and ``HEAD_STEPS`` on the softmax division; a norm makes ``passes - 1`` more passes over
-    the row (LayerNorm 3, RMSNorm 2) plus ``NORM_STEPS``; a route loads its input rows, then writes
-    its outputs (a fork copies element by element); pointwise kinds take ``n / lanes`` cycles.
+    Streams carry ``width`` elements per beat, so loading ``e`` input elements or writing ``e``
+    outputs takes ``ceil(e / width)`` cycles; the lanes set the MAC rate. A linear loads the next
+    token while it computes, and runs ``ceil(n / outputs)`` lane groups of ``ceil(k / inputs) +
+    GROUP_OVERHEAD`` cycles (:func:`linear_lanes_split`), each group's outputs leaving while the
+    next computes; attention loads the token's q, k and v rows, then per query head spends
+    ``ceil(2 d keys / lanes)`` cycles on the scores and the weighted sum, ``ceil(d / width)`` on
+    the output and ``HEAD_STEPS`` on the softmax division; a norm makes ``passes - 1`` more passes
+    over the row (LayerNorm 3, RMSNorm 2) plus ``NORM_STEPS``; a route loads its input rows, then
+    writes its outputs; pointwise kinds take ``n / min(lanes, width)`` cycles.
+
+    ``width = 1`` is the schedule the RTL backend implements, checked against its simulated cycles
+    by ``perf/validate.py``.
     """
-    lanes = max(1, lanes)
+    lanes, width = max(1, lanes), max(1, width)
+    beats = lambda elems: -(-elems // width)  # noqa: E731
     if stage.kind == "linear":
-        busy = -(-stage.n // lanes) * (stage.k + GROUP_OVERHEAD)
-        return max(stage.k, busy), busy + min(lanes, stage.n) + 2
+        out, inp = linear_lanes_split(stage, lanes, width)
+        group = -(-stage.k // inp) + GROUP_OVERHEAD
+        busy = -(-stage.n // out) * group
+        # the last output leaves after the last group, or after the whole output stream if
+        # a group's outputs take longer to write than the next group to compute
+        return max(beats(stage.k), busy, beats(stage.n)), max(busy + beats(out), group + beats(stage.n)) + 2
     if stage.kind == "attention":
         d, hq = stage.head_dim, stage.heads
-        busy = hq * (-(-2 * d * keys // lanes) + d + HEAD_STEPS)
-        return (hq + 2 * stage.kv_heads) * d + busy, busy
+        busy = hq * (-(-2 * d * keys // lanes) + beats(d) + HEAD_STEPS)
+        return beats((hq + 2 * stage.kv_heads) * d) + busy, busy
+    rate = effective_lanes(stage, lanes, width)  # one beat per cycle, at most `lanes` elements
     if stage.kind == "layernorm":
-        extra = (2 if stage.bias else 1) * stage.n + NORM_STEPS
+        extra = (2 if stage.bias else 1) * -(-stage.n // rate) + NORM_STEPS
         return extra, extra + 2
     if stage.kind == "route":
-        return stage.k + stage.n, stage.n + 1
-    return -(-stage.n // lanes), STREAM_DEPTH
+        return beats(stage.k) + beats(stage.n), beats(stage.n) + 1
+    return -(-stage.n // rate), STREAM_DEPTH
 
 
+@lru_cache(maxsize=1 << 16)  # the exploration asks for the same stage settings many times
 def predict_stage_cycles(stage: Stage, lanes: int, scheme: Scheme, memory: MemoryModel,
                          tokens: int = 1, context: int = 0, onchip_copies: int = 0,
-                         kv_onchip: bool = False, scalar_streams: bool = False) -> StageCycles:
-    """Cycles of one pass of ``stage`` (per layer copy) with ``lanes`` lanes.
+                         kv_onchip: bool = False, width: int = 1) -> StageCycles:
+    """Cycles of one pass of ``stage`` (per layer copy) with ``lanes`` lanes and ``width``-element
+    stream beats.
 
-    Compute: with vectorized streams (the explored designs: a stream beat carries as many
-    elements as the stage has lanes) ``ceil(work / lanes) + depth + log2(lanes)``; with
-    ``scalar_streams`` (one element per beat, the RTL and HLS backends today; checked against RTL
-    cycles by ``perf/validate.py``) the token intervals of :func:`token_cycles` (token ``i`` of
-    the pass sees ``context + i + 1`` keys) plus the last token's remaining latency. Memory =
-    ``ceil(streamed bytes / (eta x bytes per cycle))``, where the streamed bytes are the weight
-    matrix (and group-wise scales): per-channel scales and biases are ``n`` words kept on chip.
+    Compute: the token intervals of :func:`token_cycles` (token ``i`` of the pass sees ``context +
+    i + 1`` keys) plus the last token's remaining latency. Memory = ``ceil(streamed bytes / (eta x
+    bytes per cycle))``, where the streamed bytes are the weight matrix (and group-wise scales):
+    per-channel scales and biases are ``n`` words kept on chip.
     """
     w = stage_work(stage, scheme, tokens, context)
-    lanes = max(1, lanes)
-    if scalar_streams:
-        compute = _scalar_compute(stage, lanes, tokens, context)
-    else:
-        if stage.kind in ("linear", "attention"):
-            work = w.macs
-            if stage.kind == "attention":  # exp per (query, key) pair runs beside the MACs
-                work = max(w.macs, w.nonlinear * stage.head_dim)
-        elif stage.kind == "layernorm":
-            work = 2 * tokens * stage.n  # statistics pass, then normalize
-        else:
-            work = tokens * stage.n
-        compute = math.ceil(work / lanes) + DEPTH.get(stage.kind, 4) + int(math.log2(lanes))
+    compute = _stream_compute(stage, max(1, lanes), tokens, context, width)
     kv = 0 if kv_onchip else w.kv_read_bytes + w.kv_write_bytes
     streamed = w.weight_bytes - side_table_bytes(stage, scheme)
+    latency = token_cycles(stage, max(1, lanes), context + tokens, width)[1]
     return StageCycles(stage.name, stage.kind, stage.count, compute,
-                       memory.cycles(streamed + kv), memory.cycles(kv), onchip_copies)
+                       memory.cycles(streamed + kv), memory.cycles(kv), onchip_copies, latency)
 
 
-def _scalar_compute(stage: Stage, lanes: int, tokens: int, context: int) -> int:
+def _stream_compute(stage: Stage, lanes: int, tokens: int, context: int, width: int) -> int:
     """Token intervals of :func:`token_cycles` over a pass, plus the last token's drain."""
-    if stage.kind == "attention":
-        steps = [token_cycles(stage, lanes, context + i + 1) for i in range(tokens)]
-        return sum(per for per, _ in steps) + max(0, steps[-1][1] - steps[-1][0])
-    per, lat = token_cycles(stage, lanes)
+    if stage.kind == "attention":  # token i sees context + i + 1 keys; its latency < interval
+        per_one, _ = token_cycles(stage, lanes, 0, width)  # the interval without any key
+        a = 2 * stage.head_dim
+        keys = _ceil_sum(a, lanes, context + tokens) - _ceil_sum(a, lanes, context)
+        return tokens * per_one + stage.heads * keys
+    per, lat = token_cycles(stage, lanes, 1, width)
     return tokens * per + max(0, lat - per)
+
+
+def _ceil_sum(a: int, b: int, m: int) -> int:
+    """``sum(ceil(a * j / b) for j in 1..m)`` in O(period): the terms grow by ``a * g / b`` every
+    ``g = b / gcd(a, b)`` steps (a prefill pass of 128 tokens would otherwise loop per token)."""
+    g = b // math.gcd(a, b)
+    q, r = divmod(m, g)
+    first = [-(-a * j // b) for j in range(1, min(g, m) + 1)]
+    step = a * g // b
+    return q * sum(first) + step * g * q * (q - 1) // 2 + sum(first[:r]) + q * step * r
 
 
 def side_table_bytes(stage: Stage, scheme: Scheme) -> int:
@@ -320,9 +374,12 @@ def resources(stages: list[Stage], design: Design, scheme: Scheme, target: Targe
             b, u = _mem_blocks(bits, lanes * wbits, target.uram > 0)
             res["bram18"] += b
             res["uram"] += u
-        # input buffers of a prefill tile; tables of nonlinear stages
+        # input buffers of a prefill tile, read one beat per cycle; tables of nonlinear stages
         buf = buffer_bits(s, scheme, prefill_tokens)
-        res["bram18"] += e * (math.ceil(buf / BRAM18_BITS) + (2 if s.kind in ("act", "layernorm", "attention") else 0))
+        blocks = _mem_blocks(buf, design.stream_width * scheme.act_bits, False)[0]
+        res["bram18"] += e * (blocks + (2 if s.kind in ("act", "layernorm", "attention") else 0))
+        res["lut"] += e * stream_luts(design.stream_width, scheme.act_bits)
+        res["ff"] += e * stream_ffs(design.stream_width, scheme.act_bits)
     if design.kv_onchip:
         b, u = _mem_blocks(kv_bytes * 8, 2 * 72, target.uram > 0)
         res["bram18"] += b
@@ -335,8 +392,20 @@ def resources(stages: list[Stage], design: Design, scheme: Scheme, target: Targe
     if over > 0:
         res["uram"] -= over
         res["bram18"] += over * (URAM_BITS // BRAM18_BITS)
-    res["ff"] = int(res["lut"] * FF_PER_LUT)
+    res["ff"] += int(res["lut"] * FF_PER_LUT)
     return res
+
+
+def stream_ffs(width: int, act_bits: int) -> int:
+    """Registers a stage's streams add beyond a scalar stream: its FIFOs (``STREAM_FIFO_BEATS``
+    beats, in flip-flops) hold ``width - 1`` more elements each."""
+    return STREAMS_PER_STAGE * STREAM_FIFO_BEATS * (max(1, width) - 1) * act_bits
+
+
+def stream_luts(width: int, act_bits: int) -> int:
+    """LUTs a stage's streams add beyond a scalar stream: about one per extra bit of each beat
+    (the FIFO's write/read multiplexing and the pack/unpack of a beat into elements)."""
+    return STREAMS_PER_STAGE * (max(1, width) - 1) * act_bits
 
 
 def utilization(res: dict[str, int], target: Target) -> dict[str, float]:
@@ -411,7 +480,8 @@ class Performance:
 
 def _step_cycles(stages, design, scheme, mem, tokens, context) -> list[StageCycles]:
     return [predict_stage_cycles(s, design.lanes.get(s.name, 1), scheme, mem, tokens, context,
-                                 design.onchip.get(s.name, 0), design.kv_onchip) for s in stages]
+                                 design.onchip.get(s.name, 0), design.kv_onchip, design.stream_width)
+            for s in stages]
 
 
 def layer_engines(design: Design, layers: int) -> int:
@@ -422,17 +492,29 @@ def layer_engines(design: Design, layers: int) -> int:
 
 
 def decode_step_cycles(stages, design, scheme, mem, batch, context) -> tuple[int, list[StageCycles]]:
-    """Cycles of one decode step producing ``batch`` tokens (one per sequence)."""
+    """Cycles of one decode step producing ``batch`` tokens (one per sequence).
+
+    One token streams through the chain of stages: the step is the sum of their latencies (or
+    memory streams), the composition ``perf/validate.py`` checks against RTL cycles, plus the
+    first stage loading its input and one memory latency. ``B`` tokens pass each stage in turn.
+    """
     per = _step_cycles(stages, design, scheme, mem, batch, context)
-    latency = sum(p.total for p in per) + mem.latency_cycles
-    if not design.replicate or batch == 1:
-        return latency, per
-    # replicated layers: B sequences in flight, one token latency plus B - 1 slowest-layer times
-    one = _step_cycles(stages, design, scheme, mem, 1, context)
-    layer = max(1, sum(p.total // max(1, p.count) for p, s in zip(one, stages) if s.layered))
-    lat1 = sum(p.total for p in one) + mem.latency_cycles
+    one = per if batch == 1 else _step_cycles(stages, design, scheme, mem, 1, context)
+    lat1 = sum(p.chain for p in one) + (one[0].compute - one[0].latency if one else 0) + mem.latency_cycles
+    if batch == 1:
+        return max(1, lat1), per
+    # B tokens pipeline through the chain: one latency, then B - 1 slowest intervals of each
+    # engine's turn (interval: the extra cycles per token of a B-token pass); E block engines run
+    # L / E layers each; weights stream once for all B tokens, so the step is also at least every
+    # copy's memory stream
+    gap = [(pb.compute - p1.compute) / (batch - 1) for pb, p1 in zip(per, one)]
     L = max((s.count for s in stages if s.layered), default=1)
-    return min(latency, lat1 + (batch - 1) * layer * -(-L // layer_engines(design, L))), per
+    turns = -(-L // layer_engines(design, L))
+    slowest = turns * max((g for g, s in zip(gap, stages) if s.layered), default=0.0)
+    slowest += sum(g * s.count for g, s in zip(gap, stages) if not s.layered)
+    streams = sum(p._copies(0) for p in per) + mem.latency_cycles
+    pipelined = int(math.ceil(max(lat1 + (batch - 1) * slowest, streams)))
+    return min(sum(p.total for p in per) + mem.latency_cycles, pipelined), per
 
 
 def prefill_cycles(stages, design, scheme, mem, prompt) -> tuple[int, list[StageCycles]]:  # noqa: C901
@@ -450,7 +532,7 @@ def prefill_cycles(stages, design, scheme, mem, prompt) -> tuple[int, list[Stage
     def pc(i: int, s: Stage, tokens: int) -> StageCycles:
         t = 1 if (i > last_layered and not s.layered) else tokens
         return predict_stage_cycles(s, design.lanes.get(s.name, 1), scheme, mem, t, 0,
-                                    design.onchip.get(s.name, 0), design.kv_onchip)
+                                    design.onchip.get(s.name, 0), design.kv_onchip, design.stream_width)
 
     per = [pc(i, s, tile) for i, s in enumerate(stages)]
     fill = [pc(i, s, 1).compute for i, s in enumerate(stages)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -229,6 +230,7 @@ class Work:
     nonlinear: int = 0  # table evaluations (exp, gelu, silu, rsqrt...)
 
 
+@lru_cache(maxsize=1 << 16)  # pure in hashable arguments; the exploration repeats them
 def stage_work(stage: Stage, scheme: Scheme, tokens: int, context: int = 0) -> Work:
     """Work of one pass over ``tokens`` new tokens after ``context`` cached ones.
 

@@ -53,6 +53,8 @@ def model_project(graph: Graph, quant: dict[str, Any], target_name: str = DEFAUL
 
 def performance_json(ex, target, scheme, op) -> dict[str, Any]:
     """report.json's ``performance`` section: the best design's figures and why."""
+    from ..perf.model import BACKEND_STREAM_WIDTH, WIDTH_NOTE
+
     p, d = ex.best.perf, ex.best.design
     budget = target.budget()
     return {
@@ -62,6 +64,10 @@ def performance_json(ex, target, scheme, op) -> dict[str, Any]:
         "roofline_tps": p.roofline_tps, "fraction_of_roofline": p.fraction_of_roofline,
         "offchip_bytes_per_token": p.offchip_bytes_per_token,
         "engines": ex.best.engines, "channels": d.channels, "linear_lanes": ex.best.linear_lanes,
+        "stream_width": d.stream_width, "stream_width_note": WIDTH_NOTE,
+        "best_at_backend_width": {k: v for k, v in ex.by_width[BACKEND_STREAM_WIDTH].summary().items()
+                                  if k in ("decode_tps", "fraction_of_roofline", "resource_share")}
+        if BACKEND_STREAM_WIDTH in ex.by_width else None,
         "resources": {k: {"used": p.resources[k], "budget": budget[k], "device": getattr(target, k)}
                       for k in p.resources},
         "fits": p.fits, "placement": list(d.reasons),
@@ -91,6 +97,12 @@ def markdown_sections(report: dict[str, Any], plots: dict[str, str] | None = Non
             f"| block engines | {perf['engines']} ({'one reused engine' if perf['engines'] == 1 else 'replicated'}),"
             f" {perf['channels']} memory channels, {perf['linear_lanes']} linear lanes |",
         ]
+        if "stream_width" in perf:
+            lines.append(f"| stream width | {perf['stream_width']} element(s) per beat ({perf['stream_width_note']}) |")
+            w1 = perf.get("best_at_backend_width")
+            if w1 and perf["stream_width"] != 1:
+                lines.append(f"| best at 1 element per beat | {w1['decode_tps']:,.1f} tokens/s, "
+                             f"{100 * w1['fraction_of_roofline']:.1f} % of the roofline |")
         lines += _image(plots, "roofline")
         lines += ["", "### Per-stage decode time", "", "| stage | copies | cycles | bound |", "|---|---|---|---|"]
         lines += [f"| {s['stage']} | {s['count']} | {s['cycles']:,} | {s['bound']} |" for s in perf["stages_decode"]]
