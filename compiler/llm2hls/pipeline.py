@@ -25,7 +25,7 @@ from .ir.serialize import save_graph
 from .passes.canonicalize import clone
 from .passes.fifo import size_fifos
 from .passes.forks import insert_forks
-from .passes.fuse import fuse_activation, fuse_residual
+from .passes.fuse import fuse, fused_overrides, parse_fusions
 from .passes.parallelize import DEFAULT_LANES, parallelize
 from .passes.quantize import QuantConfig, calibrate, keep_8bit_overrides, quantize_graph
 from .passes.smooth import smooth_graph
@@ -36,6 +36,8 @@ Progress = Callable[[str], None]
 CALIB_SAMPLES = 4
 CSIM_MAX_MACS = 2_000_000_000
 """Above this many MACs per inference C simulation (ap_fixed emulation) would take hours: skipped."""
+CSIM_MACS_PER_S = 1e6
+"""A safe lower bound of the C simulation's speed (MACs per second), for its timeout."""
 DEVICE_ONCHIP_BYTES = (5376 * 18 * 1024 + 1280 * 288 * 1024) // 8
 """BRAM18 + URAM bytes of the default part (Alveo U250, xcu250): ~54 MiB."""
 CALIB_TEXT_WINDOWS = 8
@@ -107,11 +109,19 @@ def compile_model(
     keep_8bit: str = "",
     calib_text: str | Path | None = None,
     smooth_alpha: float | None = None,
+    share_layers: bool = False,
+    fusions: str | None = None,
+    decode: bool = False,
+    max_context: int | None = None,
+    prompt: list[int] | None = None,
+    new_tokens: int | None = None,
 ) -> CompileResult:
     """Compile a model (``nn.Module``, ``.pt2``, trusted ``.pt``, HF folder) into an HLS project.
 
     Default ``out_dir``: ``hls_out/<model name>``. Returns the summary; the project, its report and
-    the C simulation result are in ``out_dir``.
+    the C simulation result are in ``out_dir``. With ``decode`` the project is a prefill/decode
+    accelerator with KV caches for ``max_context`` positions (default ``seq_len``) whose C
+    simulation generates ``new_tokens`` greedily from ``prompt`` (docs/decode.md).
     """
     from .frontend import import_model
 
@@ -119,7 +129,10 @@ def compile_model(
     start = time.perf_counter()
     config = QuantConfig.from_scheme(quant, weight_bits, group_size, smooth_alpha)
     config.keep_8bit = keep_8bit
+    parse_fusions(fusions)  # a bad --fuse fails before the slow import
     say(f"importing {model_or_path if isinstance(model_or_path, (str, Path)) else type(model_or_path).__name__}")
+    if decode and max_context is not None:
+        seq_len = max_context
     imported = import_model(model_or_path, seq_len=seq_len, trust_pickle=trust_pickle, name=name)
     graph = imported.graph
     say(f"imported {imported.name}: {len(graph.nodes)} stages, sequence length {imported.seq_len}")
@@ -131,8 +144,15 @@ def compile_model(
     else:
         calib_inputs = [random_inputs(graph, seed) for seed in range(1, CALIB_SAMPLES + 1)] + [test_inputs]
     out = Path(out_dir) if out_dir is not None else Path("hls_out") / _safe_name(imported.name)
+    request = None
+    if decode:
+        from .backends.hls.decode import DEFAULT_NEW_TOKENS, default_prompt, max_context as context_of
+
+        ids = prompt if prompt is not None else default_prompt(graph, test_inputs[graph.inputs[0]])
+        request = (ids, new_tokens or min(DEFAULT_NEW_TOKENS, context_of(graph) - len(ids) + 1))
     return compile_graph(graph, out, config, calib_inputs, test_inputs, lanes=lanes, csim=csim,
-                         torch_outputs=torch_out, progress=say, start=start)
+                         share_layers=share_layers, fusions=fusions,
+                         torch_outputs=torch_out, progress=say, start=start, decode=request)
 
 
 def compile_graph(
@@ -147,23 +167,45 @@ def compile_graph(
     progress: Progress | None = None,
     start: float | None = None,
     offchip_min_elements: int | None = None,
+    share_layers: bool = False,
+    fusions: str | None = None,
+    decode: tuple[list[int], int] | None = None,
+    kv_onchip_max_bytes: int | None = None,
 ) -> CompileResult:
-    """Compile an imported float IR graph (the part of :func:`compile_model` after the frontend)."""
+    """Compile an imported float IR graph (the part of :func:`compile_model` after the frontend).
+
+    ``decode = (prompt ids, new tokens)`` makes a prefill/decode project (docs/decode.md).
+    ``fusions``: the fusions to apply, a comma list of ``passes.fuse.FUSIONS`` (None: all; "none":
+    every stage kept apart, for debugging).
+    """
     say = progress or (lambda _msg: None)
     start = time.perf_counter() if start is None else start
     out = Path(out_dir)
     _check_target(out)
+    if decode is not None:
+        from .backends.hls.decode import check_decodable, check_request
+
+        if config.is_float:
+            raise UserError("--decode needs an integer scheme (greedy tokens are compared bit-exactly); drop --quant float")
+        check_decodable(graph)
+        check_request(graph, *decode)
     float_graph = clone(graph)
 
     g = graph
-    if not config.is_float:  # a fused activation is a table: only the integer build has one
-        g, _ = fuse_activation(g)
-    g, _ = fuse_residual(g)
+    # a fused activation is a table: only the integer build has one (and so has a gated MLP)
+    g = fuse(g, [f for f in parse_fusions(fusions) if not (config.is_float and f in ("act", "glu"))],
+             config.overrides)
+    config.overrides.update(fused_overrides(g, config.overrides))
     say(f"fused: {len(graph.nodes)} -> {len(g.nodes)} stages")
     if config.keep_8bit:
         config.overrides.update(keep_8bit_overrides(g, config.keep_8bit))
     g = calibrate_and_smooth(g, calib_inputs, config)
-    quantize_graph(g, config)
+    if share_layers:  # one set of C types for every layer (passes/share_types.py)
+        from .passes.share_types import quantize_shared
+
+        quantize_shared(g, config)
+    else:
+        quantize_graph(g, config)
     say(f"quantized ({config.scheme}) on {len(calib_inputs)} calibration inputs")
     g, _ = parallelize(g, lanes)
     g, _ = insert_forks(g)
@@ -179,16 +221,26 @@ def compile_graph(
         golden = run_graph(g, tb_in, mode="int")
         real_out = dequantize_outputs(g, golden)
     accuracy = _accuracy(g, float_graph, real_out, ref_float, torch_outputs)
+    bench = None
+    if decode is not None:
+        from .backends.hls.decode import greedy_reference
+
+        bench = greedy_reference(g, *decode)
+        say(f"reference greedy generation: prompt {bench.prompt} -> {bench.tokens}")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        project = emit_project(g, tmp, tb_in, golden, tolerance=FLOAT_TOLERANCE,
-                               **({} if offchip_min_elements is None else {"offchip_min_elements": offchip_min_elements}))
+        options = {"offchip_min_elements": offchip_min_elements, "kv_onchip_max_bytes": kv_onchip_max_bytes}
+        project = emit_project(g, tmp, tb_in, golden, tolerance=FLOAT_TOLERANCE, decode=bench,
+                               **{k: v for k, v in options.items() if v is not None})
         say(f"emitted {len(g.nodes)} stages into {out}")
         save_graph(g, tmp / "ir.json")
         extra: dict[str, Any] = {"accuracy": accuracy, "top": project.top, "memory": memory_fit(g)}
         macs = sum(op_kind(n.op).cost(n, g).macs for n in g.nodes.values())
+        if bench is not None:  # decode: ~ one row's share per computed position (attention is small)
+            macs = macs * len(bench.logits) // g.tensors[g.inputs[0]].type.shape[0]
+            extra["decode"] = decode_summary(bench, project.kv_caches)
         if csim and macs > CSIM_MAX_MACS:
             csim = False
             extra["csim_skipped"] = f"{macs:,} MACs per inference: C simulation would take hours (limit {CSIM_MAX_MACS:,})"
@@ -197,9 +249,11 @@ def compile_graph(
             from .sim.csim import run_csim
 
             say("C simulation: building with g++ (cached when unchanged) ...")
-            res = run_csim(tmp, project.top)
+            res = run_csim(tmp, project.top, timeout=max(600.0, macs / CSIM_MACS_PER_S))
             extra["csim"] = {**res.to_json(), "bit_exact": not config.is_float}
             del extra["csim"]["log"]
+            if bench is not None:
+                extra["csim"]["tokens"] = read_tokens(tmp)
             say(f"C simulation: {res.mismatches} mismatches in {res.elements} elements "
                 f"(build {res.build_s:.1f} s{' cached' if res.cached else ''}, run {res.run_s:.2f} s)")
         report = build_report(g, extra)
@@ -209,6 +263,22 @@ def compile_graph(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return CompileResult(graph.name, out, g, report, time.perf_counter() - start)
+
+
+def decode_summary(bench: Any, kv_caches: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``decode`` section of the report: the generation test and where each KV cache lives."""
+    return {
+        "prompt": bench.prompt,
+        "reference_tokens": bench.tokens,
+        "kv_caches": [{"stage": c["node"], "placement": "onchip" if c["onchip"] else "offchip",
+                       "bytes": c["bytes"], "positions": c["rows"]} for c in kv_caches],
+    }
+
+
+def read_tokens(root: Path) -> list[int] | None:
+    """The ids a decode testbench generated (``tb/tokens.txt``), or None if it wrote none."""
+    f = Path(root) / "tb" / "tokens.txt"
+    return [int(t) for t in f.read_text().split()] if f.exists() else None
 
 
 def memory_fit(g: Graph) -> dict[str, Any]:

@@ -34,6 +34,7 @@ def _register() -> None:
     from .doctor import doctor_cmd
     from .eval import eval_cmd
     from .explore import explore_cmd
+    from .generate import generate_cmd
     from .report import report_cmd
     from .simulate import simulate_cmd
 
@@ -45,6 +46,7 @@ def _register() -> None:
     main.add_command(eval_cmd)
     main.add_command(report_cmd)
     main.add_command(explore_cmd)
+    main.add_command(generate_cmd)
 
 
 _register()

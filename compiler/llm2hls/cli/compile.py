@@ -8,6 +8,7 @@ import time
 
 import click
 
+from ..errors import UserError
 from ..passes.parallelize import DEFAULT_LANES
 
 
@@ -29,14 +30,31 @@ from ..passes.parallelize import DEFAULT_LANES
               help="SmoothQuant strength for 8-bit matrix inputs (default 0.5 there).")
 @click.option("--lanes", type=click.IntRange(1, 1024), default=DEFAULT_LANES, show_default=True,
               help="Maximum parallel output channels per matrix stage.")
+@click.option("--share-layers", is_flag=True,
+              help="One set of C types for every transformer layer (a reused block engine; docs/performance.md).")
+@click.option("--fuse", "fusions", default="all", show_default=True,
+              help="Fusions to apply: comma list of act, glu, residual, siblings, norm (docs/numerics.md).")
+@click.option("--no-fuse", is_flag=True, help="Keep every stage apart (debugging); same as --fuse none.")
+@click.option("--decode", is_flag=True,
+              help="Prefill/decode accelerator with KV caches; csim runs greedy generation (docs/decode.md).")
+@click.option("--max-context", type=click.IntRange(2, 1 << 16), default=None,
+              help="--decode: positions of the KV cache (default: --seq-len).")
+@click.option("--prompt", default=None, help="--decode: prompt token ids of the csim test, e.g. 1,2,3.")
+@click.option("--new-tokens", type=click.IntRange(1, 1 << 16), default=None,
+              help="--decode: tokens the csim test generates (default 6).")
 @click.option("--no-csim", is_flag=True, help="Skip the g++ C simulation.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model (runs its code).")
 def compile_cmd(model: str, out_dir: str | None, seq_len: int | None, quant: str, weight_bits: int | None,
                 group_size: int | None, keep_8bit: str, calib_text: str | None, smooth_alpha: float | None,
-                lanes: int, no_csim: bool, as_json: bool, trust_pickle: bool) -> None:
+                lanes: int, share_layers: bool, fusions: str, no_fuse: bool, decode: bool, max_context: int | None, prompt: str | None,
+                new_tokens: int | None, no_csim: bool, as_json: bool, trust_pickle: bool) -> None:
     """Compile MODEL (.pt2, .pt, HuggingFace folder, .gguf) into a Vitis HLS project, proven by C simulation."""
+    from ..backends.hls.decode import parse_prompt
     from ..pipeline import compile_model
+
+    if not decode and (max_context or prompt or new_tokens):
+        raise UserError("--max-context, --prompt and --new-tokens only apply with --decode")
 
     start = time.perf_counter()
 
@@ -46,7 +64,10 @@ def compile_cmd(model: str, out_dir: str | None, seq_len: int | None, quant: str
     result = compile_model(model, out_dir=out_dir, seq_len=seq_len, quant=quant, weight_bits=weight_bits,
                            lanes=lanes, csim=not no_csim, trust_pickle=trust_pickle, progress=progress,
                            group_size=group_size, keep_8bit=keep_8bit, calib_text=calib_text,
-                           smooth_alpha=smooth_alpha)
+                           smooth_alpha=smooth_alpha, share_layers=share_layers,
+                           fusions="none" if no_fuse else fusions, decode=decode,
+                           max_context=max_context, prompt=parse_prompt(prompt) if prompt else None,
+                           new_tokens=new_tokens)
     summary = result.to_json()
     click.echo(summary_text(summary), err=True)
     if as_json:
@@ -71,6 +92,8 @@ def summary_text(s: dict) -> str:
         f"({s['param_bytes']:,} bytes, {s['quant']['scheme']})",
         f"  C simulation: {csim}",
     ]
+    if cs is not None and cs.get("tokens") is not None:
+        lines.append(f"  generated tokens (greedy, csim): {cs['tokens']}")
     acc = (s.get("accuracy") or {}).get("vs_torch") or (s.get("accuracy") or {}).get("vs_reference_float")
     if acc:
         ref = "PyTorch float" if (s["accuracy"] or {}).get("vs_torch") else "reference float"

@@ -243,6 +243,10 @@ class Attention(OpKind):
             "quantized": quantized,
             "has_mask": ("q_mask" if quantized else "mask") in node.params,
             "scale": repr(float(a["scale"])),
+            "T": seq,  # key capacity: the captured sequence length
+            # decode (docs/decode.md): K/V rows are cached at absolute positions pos0 + i
+            "positional": True,
+            "kv_cache_row": a["kv_heads"] * a["head_dim"],
         }
         if quantized:
             score_t = _score_type(a["attn"])

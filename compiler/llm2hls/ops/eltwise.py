@@ -99,4 +99,6 @@ class Eltwise(OpKind):
             key = "q_const" if "q_const" in node.params else "const"
             ctx["const_key"] = key
             ctx["const_index"] = const_index(node.param("const").shape)
+            # a [T, C] const (position embedding, rotary cos/sin) is indexed by absolute position
+            ctx["positional"] = node.param("const").ndim == 2
         return ctx

@@ -15,10 +15,12 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..errors import UserError
 
@@ -102,21 +104,28 @@ def build(root: Path, top: str) -> tuple[Path, float, bool]:
     return binary, time.perf_counter() - start, False
 
 
-def run_csim(root: Path, top: str, timeout: float = 600.0) -> CsimResult:
-    """Build (cached) and run the testbench of the project at ``root``."""
+def run_csim(root: Path, top: str, timeout: float = 600.0,
+             on_line: Callable[[str], None] | None = None) -> CsimResult:
+    """Build (cached) and run the testbench of the project at ``root``.
+
+    ``on_line`` receives each line the testbench prints, as it prints it (progress of long runs).
+    """
     root = Path(root)
     binary, build_s, cached = build(root, top)
     start = time.perf_counter()
-    p = subprocess.run([str(binary)], cwd=root / "tb", capture_output=True, text=True, timeout=timeout)
+    if on_line is None:
+        p = subprocess.run([str(binary)], cwd=root / "tb", capture_output=True, text=True, timeout=timeout)
+        returncode, log = p.returncode, p.stdout + p.stderr
+    else:
+        returncode, log = _run_streaming(binary, root / "tb", timeout, on_line)
     run_s = time.perf_counter() - start
-    log = p.stdout + p.stderr
     m = RESULT_RE.search(log)
     if m is None:
-        raise RuntimeError(f"csim did not report a result (exit {p.returncode}):\n{log[-4000:]}")
+        raise RuntimeError(f"csim did not report a result (exit {returncode}):\n{log[-4000:]}")
     mismatches, elements = int(m.group(1)), int(m.group(2))
     first = next((ln for ln in log.splitlines() if ln.startswith("mismatch")), None)
     return CsimResult(
-        passed=p.returncode == 0 and mismatches == 0,
+        passed=returncode == 0 and mismatches == 0,
         mismatches=mismatches,
         elements=elements,
         build_s=round(build_s, 3),
@@ -125,3 +134,23 @@ def run_csim(root: Path, top: str, timeout: float = 600.0) -> CsimResult:
         first_mismatch=first,
         log=log,
     )
+
+
+def _run_streaming(binary: Path, cwd: Path, timeout: float, on_line: Callable[[str], None]) -> tuple[int, str]:
+    """Run ``binary`` passing each output line to ``on_line``; killed after ``timeout`` seconds."""
+    with subprocess.Popen([str(binary)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as p:
+        timed_out = threading.Event()
+        timer = threading.Timer(timeout, lambda: (timed_out.set(), p.kill()))
+        timer.start()
+        lines = []
+        try:
+            for line in p.stdout:
+                lines.append(line)
+                on_line(line.rstrip("\n"))
+            returncode = p.wait()
+        finally:
+            timer.cancel()
+    if timed_out.is_set():
+        raise subprocess.TimeoutExpired([str(binary)], timeout)
+    return returncode, "".join(lines)

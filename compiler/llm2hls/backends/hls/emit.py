@@ -9,11 +9,16 @@ Layout (docs/architecture.md, "HLS backend conventions")::
 
 Every stage is rendered from ``templates/hls/ops/<kind>.j2`` with the common variables ``node``,
 ``fn``, ``ins``, ``outs``, ``S``, ``quantized`` plus the kind's ``hls_context``.
+
+A decode project (``emit_project(..., decode=DecodeBench)``, docs/decode.md) renders the same
+templates with ``S`` = the runtime count ``n_tokens``, adds ``pos0``/``n_tokens`` arguments, a KV
+cache per attention stage, a greedy-generation testbench and ``host/`` (XRT driver, data movers).
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,13 @@ HEADERS = ("llm2hls_numerics.h", "llm2hls_nonlinear.h")
 OFFCHIP_MIN_ELEMENTS = 1 << 16
 """Integer params with more elements than this go off chip (binary file + m_axi argument)."""
 
+KV_ONCHIP_MAX_BYTES = 1 << 20
+"""A decode project keeps an attention stage's K and V cache on chip up to this many bytes (both
+caches together); a larger cache becomes two m_axi arguments of the top function."""
+
+TOKENS = "n_tokens"
+"""The runtime token count of a decode project (C argument of the top and of every stage)."""
+
 DEFAULT_PART = "xcu250-figd2104-2L-e"
 DEFAULT_CLOCK_NS = 4.0
 
@@ -46,6 +58,40 @@ class HlsProject:
     kernel_sources: list[Path] = field(default_factory=list)
     tb_source: Path | None = None
     quantized: bool = True
+    kv_caches: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DecodeBench:
+    """Testbench data of a ``--decode`` project (greedy generation, docs/decode.md).
+
+    ``prompt``: token ids of the prefill call; ``tokens``: the reference's greedy continuation
+    (the testbench generates ``len(tokens)`` ids and compares them); ``logits``: the reference's
+    raw logits rows ``0 .. len(prompt) + len(tokens) - 2`` (every row the accelerator produces).
+    """
+
+    prompt: list[int]
+    tokens: list[int]
+    logits: np.ndarray
+
+
+class LoopBound:
+    """A loop bound that is a C expression (``n_tokens``, ``n_tokens * 64``) with a known maximum.
+
+    Stage templates write ``{{ S }}`` and ``{{ S * C }}``; in a decode project ``S`` is this object,
+    so the same templates loop over the runtime token count (see :func:`add_tripcounts`).
+    """
+
+    def __init__(self, expr: str, max_value: int) -> None:
+        self.expr, self.max_value = expr, max_value
+
+    def __mul__(self, k: int) -> "LoopBound":
+        return LoopBound(f"{self.expr} * {k}", self.max_value * k)
+
+    __rmul__ = __mul__
+
+    def __str__(self) -> str:
+        return self.expr
 
 
 def template_dir() -> Any:
@@ -86,23 +132,35 @@ def emit_project(
     tolerance: float = 0.0,
     extra: dict[str, Any] | None = None,
     offchip_min_elements: int = OFFCHIP_MIN_ELEMENTS,
+    decode: DecodeBench | None = None,
+    kv_onchip_max_bytes: int = KV_ONCHIP_MAX_BYTES,
 ) -> HlsProject:
     """Write the HLS project of ``graph`` into ``out_dir`` (created; must be empty or missing).
 
     ``test_inputs``/``golden`` are the testbench data by graph input/output name: raw integers in
     integer mode, floats in float mode (then compared with ``tolerance``, relative to the max).
     Integer params above ``offchip_min_elements`` elements are placed off chip (see :func:`mark_offchip`).
+    With ``decode`` the project is a prefill/decode accelerator with KV caches (runtime ``pos0`` and
+    ``n_tokens``) whose testbench runs greedy generation (docs/decode.md); ``test_inputs`` and
+    ``golden`` are then unused.
     """
     check_hls_graph(graph)
     quantized = all(t.type.dtype.is_fixed for t in graph.tensors.values())
     top = c_identifier_top(top or graph.name)
     env = template_env()
     out_dir = Path(out_dir)
-    for sub in ("src", "weights", "tb", "vitis"):
+    subs = ("src", "weights", "tb", "vitis") + (("host",) if decode else ())
+    for sub in subs:
         (out_dir / sub).mkdir(parents=True, exist_ok=True)
 
     offchip = mark_offchip(graph, offchip_min_elements) if quantized else []
-    stages = [render_stage(env, graph, node, quantized, offchip) for node in graph.topo_nodes()]
+    tokens = decode_tokens(graph) if decode else None
+    contexts = {n.name: stage_context(graph, n, quantized, offchip, tokens) for n in graph.topo_nodes()}
+    kv = kv_caches(graph, contexts, tokens, kv_onchip_max_bytes) if decode else []
+    for cache in kv:
+        contexts[cache["node"]]["kv"] = cache
+    stage_args = {n.name: stage_extra_args(n, contexts[n.name], offchip, kv) for n in graph.topo_nodes()}
+    stages = [render_stage(env, n, contexts[n.name], stage_args[n.name], tokens) for n in graph.topo_nodes()]
     weights = [n for n in graph.topo_nodes() if emitted_params(n, quantized)]
     for node in weights:
         (out_dir / "weights" / f"{node.name}.h").write_text(render_weights(env, node, quantized))
@@ -120,7 +178,7 @@ def emit_project(
     ]
     calls = [
         {"fn": n.name, "op": n.op, "source": n.source,
-         "args": [var[t] for t in n.inputs + n.outputs] + [a["name"] for a in offchip if a["node"] == n.name]}
+         "args": [var[t] for t in n.inputs + n.outputs] + [arg for _, arg in stage_args[n.name]]}
         for n in graph.topo_nodes()
     ]
     ctx = {
@@ -141,32 +199,177 @@ def emit_project(
         "num_stages": len(graph.nodes),
         "quant_desc": _quant_desc(graph),
         "offchip": offchip,
+        "top_args": top_arguments(io, offchip, kv, tokens),
+        "tb_call_args": [p["var"] for p in io["inputs"] + io["outputs"]] + (["pos0", "n_tokens"] if decode else [])
+        + [a["tb_arg"] for a in offchip] + [c[t] for c in kv if not c["onchip"] for t in ("k", "v")],
+        "decode": bool(decode),
+        "T": tokens.max_value if tokens else None,
+        "kv": kv,
+        "kv_offchip": [c for c in kv if not c["onchip"]],
+        "kv_onchip_max_bytes": kv_onchip_max_bytes,
         **io,
         **(extra or {}),
     }
     files = {
         f"src/{top}.h": "top.h.j2",
         f"src/{top}.cpp": "top.cpp.j2",
-        f"tb/tb_{top}.cpp": "tb.cpp.j2",
+        f"tb/tb_{top}.cpp": "host/tb_decode.cpp.j2" if decode else "tb.cpp.j2",
         "vitis/hls_config.cfg": "hls_config.cfg.j2",
         "vitis/run_hls.tcl": "run_hls.tcl.j2",
         "README.md": "README.md.j2",
     }
+    if decode:  # the board-side driver (not compiled here; docs/decode.md)
+        files.update({f"host/{f}": f"host/{f}.j2" for f in ("host.cpp", "movers.cpp", "link.cfg")})
     for path, tmpl in files.items():
         (out_dir / path).write_text(env.get_template(tmpl).render(**ctx))
     for header in HEADERS:
         (out_dir / "src" / header).write_text((template_dir() / header).read_text())
-    for name in graph.inputs:
-        write_data(out_dir / "tb" / f"{name}.txt", test_inputs[name], quantized)
-    for name in graph.outputs:
-        write_data(out_dir / "tb" / f"{name}.golden.txt", golden[name], quantized)
+    if decode:
+        write_decode_bench(out_dir / "tb", graph.outputs[0], decode)
+    else:
+        for name in graph.inputs:
+            write_data(out_dir / "tb" / f"{name}.txt", test_inputs[name], quantized)
+        for name in graph.outputs:
+            write_data(out_dir / "tb" / f"{name}.golden.txt", golden[name], quantized)
     return HlsProject(
         root=out_dir,
         top=top,
         kernel_sources=[out_dir / "src" / f"{top}.cpp"],
         tb_source=out_dir / "tb" / f"tb_{top}.cpp",
         quantized=quantized,
+        kv_caches=kv,
     )
+
+
+def top_arguments(io: dict[str, list[dict[str, Any]]], offchip: list[dict[str, Any]],
+                  kv: list[dict[str, Any]], tokens: LoopBound | None) -> list[dict[str, str]]:
+    """The top function's parameters in order (``decl``, ``doc`` for the header, interface ``pragma``):
+    streams, then (decode) ``pos0``/``n_tokens``, off-chip weights, off-chip KV caches."""
+    args = [{"decl": f"hls::stream<{p['ctype']}>& {p['var']}", "doc": f"[{'x'.join(map(str, p['shape']))}], token by token",
+             "pragma": f"mode=axis port={p['var']}"} for p in io["inputs"] + io["outputs"]]
+    if tokens is not None:
+        args += [
+            {"decl": "int pos0", "doc": "absolute position of this call's first token (0 = prefill)",
+             "pragma": "mode=s_axilite port=pos0"},
+            {"decl": "int n_tokens", "doc": f"tokens in this call: 1 .. {tokens.max_value} - pos0",
+             "pragma": "mode=s_axilite port=n_tokens"},
+        ]
+    memories = [(f"const {a['store']} {a['name']}{a['dims']}", f"off chip (m_axi): weights/{a['file']}", a["name"], a["numel"])
+                for a in offchip]
+    memories += [(f"{c[t + '_ctype']} {c[t]}[{c['rows']}][{c['row']}]", f"{'key' if t == 'k' else 'value'} cache "
+                  f"of {c['node']} (m_axi), allocated by the host", c[t], c["numel"])
+                 for c in kv if not c["onchip"] for t in ("k", "v")]
+    args += [{"decl": decl, "doc": doc, "pragma": f"mode=m_axi port={name} offset=slave bundle=gmem{i} depth={numel}"}
+             for i, (decl, doc, name, numel) in enumerate(memories)]
+    return args
+
+
+def decode_tokens(graph: Graph) -> LoopBound:
+    """The token loop bound of a decode project: ``n_tokens`` at run time, at most the captured length."""
+    return LoopBound(TOKENS, graph.tensors[graph.inputs[0]].type.shape[0])
+
+
+def kv_caches(graph: Graph, contexts: dict[str, dict[str, Any]], tokens: LoopBound,
+              onchip_max_bytes: int) -> list[dict[str, Any]]:
+    """One K/V cache pair per stage whose kind asks for one (``kv_cache_row`` in its context).
+
+    A cache holds ``T`` rows of ``kv_cache_row`` elements in the type of the stage's k and v
+    inputs (inputs 1 and 2, the attention convention). Up to ``onchip_max_bytes`` (K and V together) it is a static array inside the stage;
+    above, both caches are m_axi arguments of the top function, allocated by the host.
+    """
+    out = []
+    for node in graph.topo_nodes():
+        row = contexts[node.name].get("kv_cache_row")
+        if row is None:
+            continue
+        k, v = node.inputs[1], node.inputs[2]
+        k_bytes, v_bytes = (tokens.max_value * row * _element_bytes(graph, t) for t in (k, v))
+        size = k_bytes + v_bytes
+        out.append({
+            "node": node.name, "k": f"{node.name}_kcache", "v": f"{node.name}_vcache",
+            "k_ctype": f"{k}_t", "v_ctype": f"{v}_t", "rows": tokens.max_value, "row": row,
+            "k_bytes": k_bytes, "v_bytes": v_bytes,
+            "numel": tokens.max_value * row, "bytes": size, "onchip": size <= onchip_max_bytes,
+        })
+    return out
+
+
+def _element_bytes(graph: Graph, tensor: str) -> int:
+    """Bytes of one element of ``tensor`` in memory (its fixed-point width rounded up; float: 4)."""
+    dtype = graph.tensors[tensor].type.dtype
+    return -(-dtype.width // 8) if isinstance(dtype, FixedType) else 4
+
+
+def stage_context(graph: Graph, node: Node, quantized: bool, offchip: list[dict[str, Any]],
+                  tokens: LoopBound | None) -> dict[str, Any]:
+    """The template variables of one stage (common ones plus the kind's ``hls_context``)."""
+    kind = op_kind(node.op)
+    if not kind.hls_template:
+        raise UserError(f"op kind {node.op!r} (node {node.name}) has no HLS template")
+    out_shape = graph.tensors[node.outputs[0]].type.shape
+    ctx = {
+        "node": node,
+        "fn": node.name,
+        "ins": [port(graph, t) for t in node.inputs],
+        "outs": [port(graph, t) for t in node.outputs],
+        "S": tokens if tokens is not None else out_shape[0],
+        "T": out_shape[0],
+        "decode": tokens is not None,
+        "quantized": quantized,
+        "offchip": [a["name"] for a in offchip if a["node"] == node.name],
+    }
+    ctx.update(kind.hls_context(node, graph))
+    ctx["template"] = kind.hls_template
+    return ctx
+
+
+def stage_extra_args(node: Node, ctx: dict[str, Any], offchip: list[dict[str, Any]],
+                     kv: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """``(declaration, argument)`` of every non-stream parameter of a stage function, in order:
+    ``n_tokens`` and ``pos0`` (decode), off-chip weights, off-chip K/V caches."""
+    out = []
+    if ctx["decode"]:
+        out.append(("int n_tokens", "n_tokens"))
+        if ctx.get("positional"):
+            out.append(("int pos0", "pos0"))
+    out += [(f"const {a['store']} {a['name']}{a['dims']}", a["name"]) for a in offchip if a["node"] == node.name]
+    for c in kv:
+        if c["node"] == node.name and not c["onchip"]:
+            out += [(f"{c[t + '_ctype']} {c[t]}[{c['rows']}][{c['row']}]", c[t]) for t in ("k", "v")]
+    return out
+
+
+def render_stage(env: jinja2.Environment, node: Node, ctx: dict[str, Any],
+                 extra_args: list[tuple[str, str]], tokens: LoopBound | None = None) -> str:
+    """The C++ function of one stage; ``extra_args`` (see :func:`stage_extra_args`) are appended to
+    its parameter list (an off-chip array argument shadows the absent global of the same name)."""
+    text = env.get_template(f"ops/{ctx['template']}").render(**ctx).strip() + "\n"
+    if extra_args:
+        start = text.index(f"void {node.name}(")
+        close = text.index(") {", start)  # end of the parameter list: append the arguments last
+        text = text[:close] + ", " + ", ".join(d for d, _ in extra_args) + text[close:]
+    return add_tripcounts(text, tokens) if tokens is not None else text
+
+
+_TOKEN_LOOP = re.compile(r"^( *)for \(int (\w+) = 0; \2 < (n_tokens((?: \* \d+)*)); \+\+\2\) \{\n", re.M)
+
+
+def add_tripcounts(text: str, tokens: LoopBound) -> str:
+    """Give every loop over the runtime token count a ``LOOP_TRIPCOUNT`` (its bound at ``n_tokens = T``),
+    so Vitis HLS reports latencies for the longest call."""
+
+    def pragma(m: re.Match) -> str:
+        factor = int(np.prod([int(f) for f in re.findall(r"\d+", m.group(4))] or [1]))
+        return f"{m.group(0)}#pragma HLS LOOP_TRIPCOUNT max={tokens.max_value * factor}\n"
+
+    return _TOKEN_LOOP.sub(pragma, text)
+
+
+def write_decode_bench(tb: Path, logits_name: str, bench: DecodeBench) -> None:
+    """The data of the greedy-generation testbench: prompt, reference tokens and logits rows."""
+    (tb / "prompt.txt").write_text(" ".join(str(int(t)) for t in bench.prompt) + "\n")
+    (tb / "tokens.golden.txt").write_text(" ".join(str(int(t)) for t in bench.tokens) + "\n")
+    write_data(tb / f"{logits_name}.golden.txt", bench.logits, True)
 
 
 def stream_names(graph: Graph, top: str) -> dict[str, str]:
@@ -222,32 +425,6 @@ def mark_offchip(graph: Graph, min_elements: int) -> list[dict[str, Any]]:
     return out
 
 
-def render_stage(env: jinja2.Environment, graph: Graph, node: Node, quantized: bool,
-                 offchip: list[dict[str, Any]] = ()) -> str:
-    """The C++ function of one stage (off-chip params become extra array arguments)."""
-    kind = op_kind(node.op)
-    if not kind.hls_template:
-        raise UserError(f"op kind {node.op!r} (node {node.name}) has no HLS template")
-    out_shape = graph.tensors[node.outputs[0]].type.shape
-    ctx = {
-        "node": node,
-        "fn": node.name,
-        "ins": [port(graph, t) for t in node.inputs],
-        "outs": [port(graph, t) for t in node.outputs],
-        "S": out_shape[0],
-        "quantized": quantized,
-        "offchip": [a["name"] for a in offchip if a["node"] == node.name],
-    }
-    ctx.update(kind.hls_context(node, graph))
-    text = env.get_template(f"ops/{kind.hls_template}").render(**ctx).strip() + "\n"
-    extra = [f"const {a['store']} {a['name']}{a['dims']}" for a in offchip if a["node"] == node.name]
-    if extra:  # the argument shadows the (absent) global array of the same name
-        start = text.index(f"void {node.name}(")
-        close = text.index(") {", start)  # end of the parameter list: append the arrays last
-        text = text[:close] + ", " + ", ".join(extra) + text[close:]
-    return text
-
-
 def emitted_params(node: Node, quantized: bool) -> list[str]:
     """Param keys emitted for ``node``: the ``q_`` ones, or in float mode all of them."""
     return [k for k in node.params if k.startswith("q_") == quantized]
@@ -290,6 +467,7 @@ def _io_port(graph: Graph, name: str) -> dict[str, Any]:
     dtype = t.dtype
     if isinstance(dtype, FixedType):
         p["raw_ctype"] = f"ap_{'' if dtype.signed else 'u'}int<{dtype.width}>"
+        p["store"] = storage_ctype(dtype)
     p["is_float"] = isinstance(dtype, FloatType)
     return p
 
