@@ -185,7 +185,8 @@ def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tup
     ``ceil(2 d keys / lanes)`` cycles on the scores and the weighted sum, ``ceil(d / width)`` on
     the output and ``HEAD_STEPS`` on the softmax division; a norm makes ``passes - 1`` more passes
     over the row (LayerNorm 3, RMSNorm 2) plus ``NORM_STEPS``; a route loads its input rows, then
-    writes its outputs; pointwise kinds take ``n / min(lanes, width)`` cycles.
+    writes its outputs, while a fork (``k = 0``) passes each beat on as it arrives; an embedding
+    writes a whole row after its one id; pointwise kinds take ``n / min(lanes, width)`` cycles.
 
     ``width = 1`` is the schedule the RTL backend implements, checked against its simulated cycles
     by ``perf/validate.py``.
@@ -208,8 +209,13 @@ def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tup
         extra = (2 if stage.bias else 1) * -(-stage.n // rate) + NORM_STEPS
         return extra, extra + 2
     if stage.kind == "route":
+        if not stage.k:  # a fork: no row buffer, its last beat leaves one cycle after it came
+            return beats(stage.n), 1
         return beats(stage.k) + beats(stage.n), beats(stage.n) + 1
-    return -(-stage.n // rate), STREAM_DEPTH
+    per = -(-stage.n // rate)
+    if stage.kind == "embedding":  # the whole row leaves after its one input (the id)
+        return per, per + STREAM_DEPTH
+    return per, STREAM_DEPTH
 
 
 @lru_cache(maxsize=1 << 16)  # the exploration asks for the same stage settings many times
