@@ -110,6 +110,7 @@ def compile_model(
     calib_text: str | Path | None = None,
     smooth_alpha: float | None = None,
     share_layers: bool = False,
+    engine: bool = False,
     fusions: str | None = None,
     decode: bool = False,
     max_context: int | None = None,
@@ -151,7 +152,7 @@ def compile_model(
         ids = prompt if prompt is not None else default_prompt(graph, test_inputs[graph.inputs[0]])
         request = (ids, new_tokens or min(DEFAULT_NEW_TOKENS, context_of(graph) - len(ids) + 1))
     return compile_graph(graph, out, config, calib_inputs, test_inputs, lanes=lanes, csim=csim,
-                         share_layers=share_layers, fusions=fusions,
+                         share_layers=share_layers, engine=engine, fusions=fusions,
                          torch_outputs=torch_out, progress=say, start=start, decode=request)
 
 
@@ -168,6 +169,7 @@ def compile_graph(
     start: float | None = None,
     offchip_min_elements: int | None = None,
     share_layers: bool = False,
+    engine: bool = False,
     fusions: str | None = None,
     decode: tuple[list[int], int] | None = None,
     kv_onchip_max_bytes: int | None = None,
@@ -189,12 +191,18 @@ def compile_graph(
             raise UserError("--decode needs an integer scheme (greedy tokens are compared bit-exactly); drop --quant float")
         check_decodable(graph)
         check_request(graph, *decode)
+    if engine and config.is_float:
+        raise UserError("--engine stacks integer parameters per layer; it needs an integer scheme (drop --quant float)")
+    share_layers = share_layers or engine
     float_graph = clone(graph)
 
     g = graph
-    # a fused activation is a table: only the integer build has one (and so has a gated MLP)
-    g = fuse(g, [f for f in parse_fusions(fusions) if not (config.is_float and f in ("act", "glu"))],
-             config.overrides)
+    # a fused activation is a table: only the integer build has one (and so has a gated MLP).
+    # An engine keeps residual+norm apart: that fusion can join one layer's last add to the next
+    # layer's first norm, and an engine's stages must not cross a layer boundary.
+    skip = {"act", "glu"} if config.is_float else set()
+    skip |= {"norm"} if engine else set()
+    g = fuse(g, [f for f in parse_fusions(fusions) if f not in skip], config.overrides)
     config.overrides.update(fused_overrides(g, config.overrides))
     say(f"fused: {len(graph.nodes)} -> {len(g.nodes)} stages")
     if config.keep_8bit:
@@ -232,7 +240,7 @@ def compile_graph(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         options = {"offchip_min_elements": offchip_min_elements, "kv_onchip_max_bytes": kv_onchip_max_bytes}
-        project = emit_project(g, tmp, tb_in, golden, tolerance=FLOAT_TOLERANCE, decode=bench,
+        project = emit_project(g, tmp, tb_in, golden, tolerance=FLOAT_TOLERANCE, decode=bench, engine=engine,
                                **{k: v for k, v in options.items() if v is not None})
         say(f"emitted {len(g.nodes)} stages into {out}")
         save_graph(g, tmp / "ir.json")

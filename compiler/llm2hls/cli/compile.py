@@ -32,6 +32,8 @@ from ..passes.parallelize import DEFAULT_LANES
               help="Maximum parallel output channels per matrix stage.")
 @click.option("--share-layers", is_flag=True,
               help="One set of C types for every transformer layer (a reused block engine; docs/performance.md).")
+@click.option("--engine", is_flag=True,
+              help="Emit the layers as one block engine called once per layer (implies --share-layers; docs/engine.md).")
 @click.option("--fuse", "fusions", default="all", show_default=True,
               help="Fusions to apply: comma list of act, glu, residual, siblings, norm (docs/numerics.md).")
 @click.option("--no-fuse", is_flag=True, help="Keep every stage apart (debugging); same as --fuse none.")
@@ -47,7 +49,7 @@ from ..passes.parallelize import DEFAULT_LANES
 @click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model (runs its code).")
 def compile_cmd(model: str, out_dir: str | None, seq_len: int | None, quant: str, weight_bits: int | None,
                 group_size: int | None, keep_8bit: str, calib_text: str | None, smooth_alpha: float | None,
-                lanes: int, share_layers: bool, fusions: str, no_fuse: bool, decode: bool, max_context: int | None, prompt: str | None,
+                lanes: int, share_layers: bool, engine: bool, fusions: str, no_fuse: bool, decode: bool, max_context: int | None, prompt: str | None,
                 new_tokens: int | None, no_csim: bool, as_json: bool, trust_pickle: bool) -> None:
     """Compile MODEL (.pt2, .pt, HuggingFace folder, .gguf) into a Vitis HLS project, proven by C simulation."""
     from ..backends.hls.decode import parse_prompt
@@ -64,7 +66,7 @@ def compile_cmd(model: str, out_dir: str | None, seq_len: int | None, quant: str
     result = compile_model(model, out_dir=out_dir, seq_len=seq_len, quant=quant, weight_bits=weight_bits,
                            lanes=lanes, csim=not no_csim, trust_pickle=trust_pickle, progress=progress,
                            group_size=group_size, keep_8bit=keep_8bit, calib_text=calib_text,
-                           smooth_alpha=smooth_alpha, share_layers=share_layers,
+                           smooth_alpha=smooth_alpha, share_layers=share_layers or engine, engine=engine,
                            fusions="none" if no_fuse else fusions, decode=decode,
                            max_context=max_context, prompt=parse_prompt(prompt) if prompt else None,
                            new_tokens=new_tokens)

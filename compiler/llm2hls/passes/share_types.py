@@ -40,6 +40,9 @@ from ..numerics import bits_for
 from .canonicalize import clone
 from .quantize import QuantConfig, quantize_graph
 
+PROVENANCE_ATTRS = ("fused",)
+"""Node attrs that name where a stage came from (layer-specific names), not what it computes."""
+
 TYPE_ATTRS = ("in_type", "y_type", "act_type", "acc_type", "sum_type")
 """Node attrs holding a FixedType (JSON) that the C code declares."""
 
@@ -256,7 +259,7 @@ def type_signature(node: Node, graph: Graph) -> dict[str, Any]:
     return {
         "inputs": [graph.tensors[t].type.dtype.to_json() for t in node.inputs],
         "outputs": [graph.tensors[t].type.dtype.to_json() for t in node.outputs],
-        "attrs": {k: v for k, v in node.attrs.items()},
+        "attrs": {k: v for k, v in node.attrs.items() if k not in PROVENANCE_ATTRS},
     }
 
 

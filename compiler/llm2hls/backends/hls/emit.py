@@ -31,6 +31,7 @@ from ...ir.graph import Graph, Node
 from ...ir.types import FixedType, FloatType
 from ...ops import op_kind
 from ...ops.qcommon import port, storage_ctype
+from .engine import engine_context, engine_graph, engine_stage_args, plan_engine, stacked_onchip_args
 
 HEADERS = ("llm2hls_numerics.h", "llm2hls_nonlinear.h")
 """Helper headers copied from templates/hls into src/."""
@@ -134,6 +135,7 @@ def emit_project(
     offchip_min_elements: int = OFFCHIP_MIN_ELEMENTS,
     decode: DecodeBench | None = None,
     kv_onchip_max_bytes: int = KV_ONCHIP_MAX_BYTES,
+    engine: bool = False,
 ) -> HlsProject:
     """Write the HLS project of ``graph`` into ``out_dir`` (created; must be empty or missing).
 
@@ -143,8 +145,15 @@ def emit_project(
     With ``decode`` the project is a prefill/decode accelerator with KV caches (runtime ``pos0`` and
     ``n_tokens``) whose testbench runs greedy generation (docs/decode.md); ``test_inputs`` and
     ``golden`` are then unused.
+    With ``engine`` the transformer layers become one block engine called once per layer
+    (backends/hls/engine.py; the graph must be quantized with shared per-layer types).
     """
     check_hls_graph(graph)
+    plan = None
+    if engine:
+        plan = plan_engine(graph)
+        graph = engine_graph(graph, plan)
+        kv_onchip_max_bytes = 0  # one cache per layer: [L][T][row] arrays passed as cache[layer]
     quantized = all(t.type.dtype.is_fixed for t in graph.tensors.values())
     top = c_identifier_top(top or graph.name)
     env = template_env()
@@ -156,7 +165,7 @@ def emit_project(
     offchip = mark_offchip(graph, offchip_min_elements) if quantized else []
     tokens = decode_tokens(graph) if decode else None
     contexts = {n.name: stage_context(graph, n, quantized, offchip, tokens) for n in graph.topo_nodes()}
-    kv = kv_caches(graph, contexts, tokens, kv_onchip_max_bytes) if decode else []
+    kv = kv_caches(graph, contexts, tokens, kv_onchip_max_bytes, plan.num_layers if plan else 1) if decode else []
     for cache in kv:
         contexts[cache["node"]]["kv"] = cache
     stage_args = {n.name: stage_extra_args(n, contexts[n.name], offchip, kv) for n in graph.topo_nodes()}
@@ -176,8 +185,19 @@ def emit_project(
         {**port(graph, t), "var": var[t], "depth": graph.tensors[t].meta.get("fifo_depth", 2)}
         for n in graph.topo_nodes() for t in n.outputs if t not in graph.outputs
     ]
+    outer_args = stage_args
+    if plan is not None:  # engine stages take layer `layer`'s slice of every stacked array
+        stacked = {f"{n}_{k}" for n in plan.block for k in plan.stacked[n]} | {c[t] for c in kv for t in ("k", "v")}
+        outer_args = dict(stage_args)
+        onchip = stacked_onchip_args(graph, plan, {f"{n.name}_{k}": storage_ctype(FixedType(**{
+            a: b for a, b in n.attrs["param_types"][k].items() if a != "kind"})) for n in weights for k in n.params
+            if k.startswith("q_")})
+        for name in plan.block:
+            stage_args[name], outer_args[name] = engine_stage_args(name, stage_args[name], stacked)
+            stage_args[name] += onchip.get(name, [])
+        stages = [render_stage(env, n, contexts[n.name], stage_args[n.name], tokens) for n in graph.topo_nodes()]
     calls = [
-        {"fn": n.name, "op": n.op, "source": n.source,
+        {"fn": n.name, "op": n.op, "source": n.source, "node": n.name,
          "args": [var[t] for t in n.inputs + n.outputs] + [arg for _, arg in stage_args[n.name]]}
         for n in graph.topo_nodes()
     ]
@@ -207,6 +227,7 @@ def emit_project(
         "kv": kv,
         "kv_offchip": [c for c in kv if not c["onchip"]],
         "kv_onchip_max_bytes": kv_onchip_max_bytes,
+        "engine": engine_context(top, graph, plan, streams, calls, outer_args, var, tokens) if plan else None,
         **io,
         **(extra or {}),
     }
@@ -256,7 +277,7 @@ def top_arguments(io: dict[str, list[dict[str, Any]]], offchip: list[dict[str, A
         ]
     memories = [(f"const {a['store']} {a['name']}{a['dims']}", f"off chip (m_axi): weights/{a['file']}", a["name"], a["numel"])
                 for a in offchip]
-    memories += [(f"{c[t + '_ctype']} {c[t]}[{c['rows']}][{c['row']}]", f"{'key' if t == 'k' else 'value'} cache "
+    memories += [(f"{c[t + '_ctype']} {c[t]}{c['lead']}[{c['rows']}][{c['row']}]", f"{'key' if t == 'k' else 'value'} cache "
                   f"of {c['node']} (m_axi), allocated by the host", c[t], c["numel"])
                  for c in kv if not c["onchip"] for t in ("k", "v")]
     args += [{"decl": decl, "doc": doc, "pragma": f"mode=m_axi port={name} offset=slave bundle=gmem{i} depth={numel}"}
@@ -270,12 +291,14 @@ def decode_tokens(graph: Graph) -> LoopBound:
 
 
 def kv_caches(graph: Graph, contexts: dict[str, dict[str, Any]], tokens: LoopBound,
-              onchip_max_bytes: int) -> list[dict[str, Any]]:
+              onchip_max_bytes: int, layers: int = 1) -> list[dict[str, Any]]:
     """One K/V cache pair per stage whose kind asks for one (``kv_cache_row`` in its context).
 
     A cache holds ``T`` rows of ``kv_cache_row`` elements in the type of the stage's k and v
     inputs (inputs 1 and 2, the attention convention). Up to ``onchip_max_bytes`` (K and V together) it is a static array inside the stage;
-    above, both caches are m_axi arguments of the top function, allocated by the host.
+    above, both caches are m_axi arguments of the top function, allocated by the host. A block
+    engine (``layers > 1``) serves every layer with one stage, so its caches get a leading layer
+    dimension (``lead``) and are always arguments.
     """
     out = []
     for node in graph.topo_nodes():
@@ -283,13 +306,14 @@ def kv_caches(graph: Graph, contexts: dict[str, dict[str, Any]], tokens: LoopBou
         if row is None:
             continue
         k, v = node.inputs[1], node.inputs[2]
-        k_bytes, v_bytes = (tokens.max_value * row * _element_bytes(graph, t) for t in (k, v))
+        k_bytes, v_bytes = (layers * tokens.max_value * row * _element_bytes(graph, t) for t in (k, v))
         size = k_bytes + v_bytes
         out.append({
             "node": node.name, "k": f"{node.name}_kcache", "v": f"{node.name}_vcache",
             "k_ctype": f"{k}_t", "v_ctype": f"{v}_t", "rows": tokens.max_value, "row": row,
             "k_bytes": k_bytes, "v_bytes": v_bytes,
-            "numel": tokens.max_value * row, "bytes": size, "onchip": size <= onchip_max_bytes,
+            "numel": layers * tokens.max_value * row, "bytes": size, "onchip": size <= onchip_max_bytes,
+            "lead": f"[{layers}]" if layers > 1 else "",
         })
     return out
 
@@ -335,7 +359,7 @@ def stage_extra_args(node: Node, ctx: dict[str, Any], offchip: list[dict[str, An
     out += [(f"const {a['store']} {a['name']}{a['dims']}", a["name"]) for a in offchip if a["node"] == node.name]
     for c in kv:
         if c["node"] == node.name and not c["onchip"]:
-            out += [(f"{c[t + '_ctype']} {c[t]}[{c['rows']}][{c['row']}]", c[t]) for t in ("k", "v")]
+            out += [(f"{c[t + '_ctype']} {c[t]}{c['lead']}[{c['rows']}][{c['row']}]", c[t]) for t in ("k", "v")]
     return out
 
 
