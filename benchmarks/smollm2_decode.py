@@ -38,6 +38,7 @@ def main() -> int:
     ap.add_argument("--new-tokens", type=int, default=8)
     ap.add_argument("--prompt", default="The capital of France is")
     ap.add_argument("--out", default="/tmp/llm2hls_smollm2_decode")
+    ap.add_argument("--engine", action="store_true", help="one block engine reused across the 30 layers")
     ap.add_argument("--results", default=str(ROOT / "results" / "smollm2_decode.json"))
     args = ap.parse_args()
 
@@ -59,14 +60,14 @@ def main() -> int:
     machine_info = machine()
     result = compile_model(str(gguf), out_dir=args.out, quant="w8a16", calib_text="pydoc:calib",
                            decode=True, max_context=args.max_context, prompt=prompt,
-                           new_tokens=args.new_tokens, progress=progress)
+                           new_tokens=args.new_tokens, progress=progress, engine=args.engine)
     cs, dec = result.csim or {}, result.report["decode"]
     tokens = cs.get("tokens")
     record = {
         "command": "python benchmarks/smollm2_decode.py " + " ".join(sys.argv[1:]),
         "machine": machine_info,
         "model": gguf.name,
-        "scheme": "w8a16, calibrated on pydoc:calib",
+        "scheme": "w8a16, calibrated on pydoc:calib" + (", one block engine (--engine, shared layer types)" if args.engine else ""),
         "max_context": args.max_context,
         "prompt_text": args.prompt,
         "prompt": prompt,

@@ -173,8 +173,9 @@ def emit_project(
     weights = [n for n in graph.topo_nodes() if emitted_params(n, quantized)]
     for node in weights:
         (out_dir / "weights" / f"{node.name}.h").write_text(render_weights(env, node, quantized))
-    for a in offchip:  # raw integers, little endian, in the storage type, row order
-        data = np.asarray(graph.nodes[a["node"]].param(a["key"]))
+    for a in offchip:  # raw integers, little endian, in the storage type, in the order the stage reads
+        node = graph.nodes[a["node"]]
+        data = offchip_layout(node, np.asarray(node.param(a["key"])))
         data.astype(np.dtype(a["store"].replace("_t", "")).newbyteorder("<")).tofile(out_dir / "weights" / a["file"])
     var = stream_names(graph, top)
     io = {
@@ -341,6 +342,7 @@ def stage_context(graph: Graph, node: Node, quantized: bool, offchip: list[dict[
         "decode": tokens is not None,
         "quantized": quantized,
         "offchip": [a["name"] for a in offchip if a["node"] == node.name],
+        "w_tiled": any(a["tiled"] for a in offchip if a["node"] == node.name and a["key"] == "q_weight"),
     }
     ctx.update(kind.hls_context(node, graph))
     ctx["template"] = kind.hls_template
@@ -437,16 +439,36 @@ def mark_offchip(graph: Graph, min_elements: int) -> list[dict[str, Any]]:
                 continue
             p.placement = "offchip"
             t = FixedType(**{k: v for k, v in node.attrs["param_types"][key].items() if k != "kind"})
-            shape = p.data.shape or (1,)
+            shape = offchip_layout(node, p.data).shape or (1,)
             out.append({
                 "node": node.name, "key": key, "name": f"{node.name}_{key}", "store": storage_ctype(t),
                 "dims": "".join(f"[{d}]" for d in shape), "tail_dims": "".join(f"[{d}]" for d in shape[1:]),
                 "numel": int(p.data.size), "file": f"{node.name}_{key}.bin",
+                "tiled": lane_tiled(node, p.data),
             })
             a = out[-1]
             mem = f"{a['name']}_mem.data()"
             a["tb_arg"] = f"reinterpret_cast<const {a['store']} (*){a['tail_dims']}>({mem})" if len(shape) > 1 else mem
     return out
+
+
+def lane_tiled(node: Node, data: np.ndarray) -> bool:
+    """Whether an off-chip weight of ``node`` is stored as lane tiles (see :func:`offchip_layout`)."""
+    return node.op == "linear" and node.lanes > 1 and data.ndim >= 2 and data.shape[-2] % node.lanes == 0
+
+
+def offchip_layout(node: Node, data: np.ndarray) -> np.ndarray:
+    """An off-chip weight in the order its stage reads it, so every m_axi read is sequential.
+
+    A linear with ``L`` lanes reads rows ``n0 .. n0+L-1`` at input ``k``, then at ``k + 1``: its
+    ``[rows, K]`` matrix (``[layers, rows, K]`` for a block engine) is stored as lane tiles
+    ``[rows / L, K, L]`` and indexed ``w[n0 / L][k][l]`` (templates/hls/ops/linear.j2). Other
+    arrays (e.g. an embedding table, read row by row) keep their row order.
+    """
+    if not lane_tiled(node, data):
+        return data
+    *lead, rows, k = data.shape
+    return data.reshape(*lead, rows // node.lanes, node.lanes, k).swapaxes(-1, -2)
 
 
 def emitted_params(node: Node, quantized: bool) -> list[str]:
