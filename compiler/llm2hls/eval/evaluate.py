@@ -1,7 +1,8 @@
 """``llm2hls eval``: accuracy of a scheme on real text, three ways on the same tokens.
 
-(a) the float PyTorch model, (b) PyTorch fake-quantization of the same scheme (eval/fakequant.py),
-(c) the compiler's integer pipeline (the reference interpreter in integer mode, which the HLS and
+(a) the float PyTorch model, (b) fake-quantization of the same scheme (eval/fakequant.py): the IR
+graph in float with every tensor rounded onto its type (``fake_quant``), and the conventional PyTorch
+fake-quant of the linears only (``fake_quant_linears``), (c) the compiler's integer pipeline (the reference interpreter in integer mode, which the HLS and
 RTL backends reproduce bit for bit). Text is cut into windows of the compiled sequence length,
 each evaluated on its own. Causal LMs: perplexity over every next-token prediction inside the
 windows. Encoders: cosine similarity of the mean-pooled last hidden state to the float one
@@ -20,9 +21,10 @@ import numpy as np
 from ..errors import UserError
 from ..passes.canonicalize import clone
 from ..passes.fuse import fuse_activation, fuse_residual
+from ..ops.base import param_bytes
 from ..passes.quantize import QuantConfig, keep_8bit_overrides, quantize_graph
 from ..reference import dequantize_outputs, quantize_inputs, run_graph
-from .fakequant import fake_quant_model, run_module
+from .fakequant import fake_quant_graph, fake_quant_model, run_module
 from .text import load_tokenizer, read_text, tokenize, windows
 
 DEFAULT_SEQ_LEN = 128
@@ -96,22 +98,26 @@ def evaluate(
     calib = [{ids_name: w} for w in windows(tokenize(tok, read_text(calib_text)), seq_len, CALIB_WINDOWS)]
     eval_windows = windows(tokenize(tok, read_text(text), max_tokens), seq_len)
 
+    t_quant = time.perf_counter()
     qgraph = quantized_graph(graph, config, calib) if not config.is_float else None
+    quantize_s = time.perf_counter() - t_quant
     fq = fake_quant_model(module, qgraph, config) if qgraph is not None else module
+    fq_graph = fake_quant_graph(qgraph, config) if qgraph is not None else None
     out_name = graph.outputs[0]
     q_out = qgraph.outputs[0] if qgraph is not None else None
 
-    stats = {k: [] for k in ("float", "fake_quant", "integer")}
+    stats = {k: [] for k in ("float", "fake_quant", "fake_quant_linears", "integer")}
     it = windows_progress(eval_windows, progress)
     for w in it:
         ref = run_module(module, w, causal)
-        fqo = run_module(fq, w, causal) if qgraph is not None else ref
+        fql = run_module(fq, w, causal) if qgraph is not None else ref
         if qgraph is not None:
+            fqo = fq_graph({ids_name: w})[q_out]
             raw = run_graph(qgraph, quantize_inputs(qgraph, {ids_name: w}), mode="int")
             into = dequantize_outputs(qgraph, raw)[q_out]
         else:
-            into = run_graph(graph, {ids_name: w}, mode="float")[out_name]
-        for key, o in (("float", ref), ("fake_quant", fqo), ("integer", into)):
+            fqo = into = run_graph(graph, {ids_name: w}, mode="float")[out_name]
+        for key, o in (("float", ref), ("fake_quant", fqo), ("fake_quant_linears", fql), ("integer", into)):
             stats[key].append(nll_sum(o, w) if causal else mean_pool_cosine(o, ref))
 
     result: dict[str, Any] = {
@@ -125,17 +131,27 @@ def evaluate(
         result["perplexity"] = ppl
         result["gap"] = {
             "fake_quant_vs_float": ppl["fake_quant"] / ppl["float"] - 1,
+            "fake_quant_linears_vs_float": ppl["fake_quant_linears"] / ppl["float"] - 1,
             "integer_vs_float": ppl["integer"] / ppl["float"] - 1,
             "integer_vs_fake_quant": ppl["integer"] / ppl["fake_quant"] - 1,
         }
     else:
         result["cosine"] = {k: {"mean": float(np.mean(v)), "min": float(np.min(v))} for k, v in stats.items()}
     if qgraph is not None:
-        from ..ops.base import param_bytes
-
         result["weight_bytes"] = int(sum(param_bytes(n) for n in qgraph.nodes.values()))
+        result["resources"] = estimated_resources(qgraph)
+        result["quantize_seconds"] = round(quantize_s, 1)
+        result["wide_stages"] = qgraph.meta["quant"].get("wide", {})
     result["seconds"] = round(time.perf_counter() - start, 2)
     return result
+
+
+def estimated_resources(graph) -> dict[str, int]:
+    """Sum of the op kinds' analytical estimates (one lane per stage): DSP, BRAM18, LUT."""
+    from ..ops.base import op_kind
+
+    costs = [op_kind(n.op).cost(n, graph) for n in graph.topo_nodes()]
+    return {k: int(sum(getattr(c, k) for c in costs)) for k in ("dsp", "bram18", "lut")}
 
 
 def windows_progress(items: list, show: bool):

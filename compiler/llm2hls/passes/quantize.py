@@ -1,7 +1,7 @@
 """Calibrate and quantize a float graph into the bit-exact integer graph.
 
 Calibration runs the float reference on a few inputs and records, for every tensor, its
-statistics in ``tensor.meta`` (``max_abs``, ``min``, ``max``, ``absmax_per_channel``) and its float
+statistics in ``tensor.meta`` (``max_abs``, ``min``, ``max``, ``median_abs``, ``absmax_per_channel``) and its float
 values in :attr:`QuantConfig.calib` (ops with internal intermediates, such as attention scores or a
 fused linear's pre-activation, calibrate those from their inputs' float values).
 
@@ -49,6 +49,9 @@ class QuantConfig:
     SmoothQuant migration strength (None: off). ``float``: the graph stays float.
     ``overrides`` maps a node name to field overrides (e.g. ``{"weight_bits": 8}``), the hook for
     per-layer mixed precision (see :func:`keep_8bit_overrides`).
+    ``resolution_bits`` / ``max_act_bits``: the width policy of outlier tensors (a stage whose output
+    needs more than ``act_bits`` to resolve its typical channel gets up to ``max_act_bits``; see
+    :func:`needed_bits`; ``resolution_bits = 0`` turns it off).
     """
 
     scheme: str = "w8a16"
@@ -62,6 +65,8 @@ class QuantConfig:
     in_bits: int | None = None
     smooth_alpha: float | None = None
     keep_8bit: str = ""  # resolved into overrides by the pipeline (keep_8bit_overrides)
+    resolution_bits: int = 4
+    max_act_bits: int = 24
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     # tensor name -> float values, one array per calibration input
     calib: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False)
@@ -145,11 +150,74 @@ def tensor_stats(values: list[np.ndarray]) -> dict[str, Any]:
         "max_abs": float(np.abs(flat).max(initial=0.0)),
         "min": float(flat.min(initial=0.0)),
         "max": float(flat.max(initial=0.0)),
+        "median_abs": float(np.median(np.abs(flat))) if flat.size else 0.0,
     }
     if all(np.ndim(v) == 2 for v in values):
         per_ch = np.max([np.abs(v).max(axis=0) for v in values], axis=0)
         stats["absmax_per_channel"] = [float(x) for x in per_ch]
     return stats
+
+
+WIDE_KINDS = ("linear", "eltwise", "route", "layernorm", "embedding")
+"""Kinds whose output may be widened by the width policy (cheap and proven wide in every backend;
+attention and table outputs keep ``act_bits``)."""
+
+
+def needed_bits(stats: dict[str, Any], resolution_bits: int) -> int:
+    """Bits a tensor needs so that its typical value keeps ``resolution_bits`` significant bits.
+
+    ``1 + ceil(log2(max_abs / median_abs)) + resolution_bits`` (calibration statistics; 0 when the
+    median is 0). Residual streams of LLMs carry a few values thousands of times larger than the
+    typical one (SmolLM2: max 24,000, median |x| well below 1); with one binary point per tensor, 16
+    bits then leave the ordinary values one or two bits. A Gaussian-like tensor needs ~8.
+    """
+    m, peak = float(stats.get("median_abs", 0.0)), float(stats.get("max_abs", 0.0))
+    if m <= 0 or peak <= 0:
+        return 0
+    return 1 + max(0, math.ceil(math.log2(peak / m))) + resolution_bits
+
+
+def output_bits(graph: Graph, node, config: QuantConfig) -> int:
+    """The activation width of ``node``'s outputs under the width policy (``config.act_bits`` unless
+    an output needs more; at most ``max_act_bits`` and what a norm over its channels can take)."""
+    if not config.resolution_bits or node.op not in WIDE_KINDS or config.act_bits >= config.max_act_bits:
+        return config.act_bits
+    bits = config.act_bits
+    for out in node.outputs:
+        t = graph.tensors[out]
+        channels = t.type.shape[-1] if t.type.shape else 1
+        norm_cap = (59 - max(0, math.ceil(math.log2(channels)))) // 2  # layernorm_plan's 62-bit bound
+        need = needed_bits(t.meta, config.resolution_bits)
+        bits = max(bits, min(need, config.max_act_bits, norm_cap))
+    return bits
+
+
+def plan_widths(graph: Graph, config: QuantConfig) -> dict[str, int]:
+    """Widened stages: node name -> bits (:func:`output_bits` > ``act_bits``). When the layers share
+    their C types (``share_types.quantize_shared``, one block engine for all layers), corresponding
+    stages of all layers get the widest of their group."""
+    from .share_types import _SharedConfig, layer_groups  # late import: share_types imports this module
+
+    bits = {n.name: output_bits(graph, n, config.for_node(n.name)) for n in graph.topo_nodes()}
+    for nodes in (layer_groups(graph).values() if isinstance(config, _SharedConfig) else ()):
+        top = max(bits[n.name] for n in nodes)
+        for n in nodes:
+            bits[n.name] = top
+    return {name: b for name, b in bits.items() if b > config.for_node(name).act_bits}
+
+
+def reads_gated_activation(graph: Graph, node) -> bool:
+    """True for a matrix stage whose input comes (through routes) from an elementwise nonlinearity: an
+    ``act`` stage, a linear with a fused activation, or a gating product (``eltwise`` mul), i.e. the
+    FFN down projection. Such an input has per-channel outliers that no smoothing factor can be
+    folded into (the nonlinearity is in the way), so narrow-input schemes keep it at ``act_bits``."""
+    prod = graph.producer(node.inputs[0])
+    while prod is not None and prod.op == "route" and len(prod.inputs) == 1:
+        prod = graph.producer(prod.inputs[0])
+    if prod is None:
+        return False
+    return prod.op == "act" or (prod.op == "linear" and bool(prod.attrs.get("act"))) or (
+        prod.op == "eltwise" and prod.attrs.get("fn") == "mul" and "const" not in prod.params)
 
 
 def calibrate(graph: Graph, calib_inputs: list[dict[str, np.ndarray]], config: QuantConfig) -> None:
@@ -182,8 +250,14 @@ def quantize_graph(graph: Graph, config: QuantConfig) -> Graph:
         t = graph.tensors[name]
         if not t.type.dtype.is_fixed:
             t.type = TensorType(t.type.shape, config.act_type(t.meta["max_abs"]))
+    wide = plan_widths(graph, config)
     for node in graph.topo_nodes():
-        op_kind(node.op).quantize(node, graph, config.for_node(node.name))
+        cfg = config.for_node(node.name)
+        if node.op == "linear" and cfg.in_bits is not None and reads_gated_activation(graph, node):
+            cfg = replace(cfg, in_bits=None)  # FFN down projection: full-width input (docs/quantization.md)
+        if node.name in wide:  # the whole stage runs wider (its output and internal types)
+            cfg = replace(cfg, act_bits=wide[node.name])
+        op_kind(node.op).quantize(node, graph, cfg)
         for out in node.outputs:
             if not graph.tensors[out].type.dtype.is_fixed:
                 raise RuntimeError(f"{node.name} ({node.op}) left output {out!r} unquantized")
@@ -197,6 +271,8 @@ def quantize_graph(graph: Graph, config: QuantConfig) -> Graph:
         "in_bits": config.linear_in_bits,
         "smooth_alpha": config.smooth_alpha,
         "overrides": {k: v for k, v in config.overrides.items()},
+        "resolution_bits": config.resolution_bits,
+        "wide": wide,
     }
     return graph
 
