@@ -166,3 +166,13 @@ def test_widths_are_uniform_across_layers_when_types_are_shared():
     for a, b in pairs:
         t0, t1 = (shared.tensors[shared.nodes[x].outputs[0]].type.dtype.width for x in (a, b))
         assert t0 == t1
+    # ...and the stages feeding the block's entry (embedding, every layer's last residual add) share
+    # one width too, so a block engine can serve every layer (backends/hls/engine.py checks it)
+    from llm2hls.backends.hls.engine import plan_engine
+    from llm2hls.passes.forks import insert_forks
+    from llm2hls.passes.share_types import type_mismatches
+
+    assert type_mismatches(shared) == []
+    plan = plan_engine(insert_forks(shared)[0])
+    widths = {shared.tensors[t].type.dtype.width for t in plan.entry + plan.exit}
+    assert len(widths) == 1

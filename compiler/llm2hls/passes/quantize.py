@@ -199,11 +199,37 @@ def plan_widths(graph: Graph, config: QuantConfig) -> dict[str, int]:
     from .share_types import _SharedConfig, layer_groups  # late import: share_types imports this module
 
     bits = {n.name: output_bits(graph, n, config.for_node(n.name)) for n in graph.topo_nodes()}
-    for nodes in (layer_groups(graph).values() if isinstance(config, _SharedConfig) else ()):
-        top = max(bits[n.name] for n in nodes)
-        for n in nodes:
-            bits[n.name] = top
+    if isinstance(config, _SharedConfig):
+        _share_widths(graph, layer_groups(graph), bits)
     return {name: b for name, b in bits.items() if b > config.for_node(name).act_bits}
+
+
+def _share_widths(graph: Graph, groups: dict, bits: dict[str, int]) -> None:
+    """Give every set of stages that must share a C type the widest width of the set (in place):
+    corresponding stages of all layers, and the stages whose outputs feed the same input port of
+    corresponding stages (through routes) -- e.g. the embedding and every layer's last residual
+    add, which all feed a layer's first norm. Repeats until nothing changes (sets overlap)."""
+    producer = {t: n for n in graph.nodes.values() for t in n.outputs}
+
+    def sources(tensor: str) -> list:
+        n = producer.get(tensor)
+        if n is None:
+            return []
+        return [s for t in n.inputs for s in sources(t)] if n.op == "route" else [n]
+
+    sets = []
+    for nodes in groups.values():
+        sets.append(nodes)
+        for j in range(min(len(n.inputs) for n in nodes)):
+            sets.append([s for n in nodes for s in sources(n.inputs[j])])
+    changed = True
+    while changed:
+        changed = False
+        for members in sets:
+            top = max(bits[n.name] for n in members)
+            for n in members:
+                if bits[n.name] != top:
+                    bits[n.name], changed = top, True
 
 
 def reads_gated_activation(graph: Graph, node) -> bool:
