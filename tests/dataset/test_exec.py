@@ -12,13 +12,8 @@ import pytest
 from llm2hls.dataset.classic import KERNELS, build_classic
 from llm2hls.dataset.generate import generate, verify_dataset
 from llm2hls.dataset.harness import run_design
-from llm2hls.dataset.toolchain import Builder, run_limited
+from llm2hls.dataset.toolchain import run_limited
 from llm2hls.dataset.verify import classify
-
-
-@pytest.fixture(scope="module")
-def builder(tmp_path_factory):
-    return Builder(tmp_path_factory.mktemp("cache"))
 
 
 def _gemm():
@@ -64,8 +59,9 @@ CLASSES = ["OOB", "SCNT", "FND", "NOSCALE"]  # fast verdicts, execution and stat
 
 
 @pytest.fixture(scope="module")
-def small_dataset(tmp_path_factory):
+def small_dataset(tmp_path_factory, seed_cache):
     out = tmp_path_factory.mktemp("ds") / "ds"
+    seed_cache(out / ".cache")
     table = generate(out, len(CLASSES), 2, 3, CLASSES, echo=lambda *_: None)
     return out, table
 

@@ -19,7 +19,7 @@ SCHEMA = """\
 | `buggy_files` | path -> full mutated text |
 | `diff` | unified diff base -> buggy |
 | `bugs[]` | per edit: `class`, `file`, `line`..`end_line`, `col`..`end_col` (original, 1-based lines, 0-based columns), `mutated_line`.. (same in the buggy file), `original`, `mutated`, `note` |
-| `verdict` | `label` (`buggy` or `equivalent`), `kind` (`compile_error`, `sanitizer`, `timeout`, `mismatch`, `underflow`, `crash`, `static_violation`, `equivalent`), `method`, `evidence` (first differing output, sanitizer report, or the static rule broken), `vector`, `vectors_run`, `tools` (g++ / ap_types / tree-sitter versions) |
+| `verdict` | `label` (`buggy` or `equivalent`), `kind` (`compile_error`, `sanitizer`, `timeout`, `mismatch`, `underflow`, `crash`, `rtl_deadlock`, `rtl_mismatch`, `static_violation`, `equivalent`), `method`, `evidence` (first differing output, sanitizer report, RTL cycle counts and stalled stages, or the static rule broken), `vector`, `vectors_run`, `tools` (g++ / ap_types / tree-sitter versions; cocotb / Verilator for RTL verdicts) |
 | `dedup_key` | hash of the normalised token sequence (near-duplicates are dropped) |
 | `rerun` | base design file and the shell command that builds and runs the harness |
 
@@ -36,13 +36,16 @@ def write_card(out: Path, records: list[dict], table: dict, run: dict | None = N
              f"{len({r['base_design'] for r in records})} base designs.", "",
              "Every record was executed before labelling: g++ build, run under ASan/UBSan with time and memory limits, "
              "bit-exact output compare against golden outputs from an independent numpy oracle, on the harness vector "
-             "and extra random vectors; bugs that C simulation cannot show are labelled only by a named static rule.", "",
+             "and extra random vectors. FIFO depths of generated designs are checked by cycle-accurate RTL simulation "
+             "(cocotb + Verilator, llm2hls's own RTL with the mutant's depths: `rtl_deadlock` / `rtl_mismatch`); other "
+             "bugs that C simulation cannot show are labelled only by a named static rule.", "",
              "## Yield per class", "", "| class | tried | verified buggy | equivalent | rejected |", "|---|---|---|---|---|"]
     for c, row in table.items():
         lines.append(f"| {c} | {row['tried']} | {row['buggy']} | {row['equivalent']} | {row['rejected']} |")
     if run:
         lines += ["", f"Throughput of the last (resumed) session: {run['records']} records from {run['tasks']} tasks in "
-                  f"{run['seconds']} s with {run['jobs']} jobs = {run['records_per_hour']} records/hour."]
+                  f"{run['seconds']} s with {run['jobs']} jobs = {run['records_per_hour']} records/hour"
+                  + (f" ({run['buggy_per_hour']} verified buggy/hour)" if "buggy_per_hour" in run else "") + "."]
     lines += ["", "## Verdict kinds", ""] + [f"- {k}: {v}" for k, v in sorted(kinds.items())]
     lines += ["", "## Splits", ""] + [f"- {k}: {v}" for k, v in sorted(splits.items())]
     lines += ["", "## Tools", ""] + [f"- {k}: {v}" for k, v in tool_versions().items()]

@@ -19,7 +19,7 @@ from .classic import KERNELS, build_classic, param_grid
 from .harness import run_design
 from .mutate.core import Source, apply_edits, bug_spans, rules_for, unified_diff
 from .static_check import check, new_violations
-from .toolchain import Builder
+from .toolchain import CXXFLAGS, Builder, tool_versions
 from .verify import classify
 
 PAIR_RATE = 0.2
@@ -81,10 +81,40 @@ def _base(kernel: str, params: dict) -> BaseDesign:
 
 
 def _valid(d: BaseDesign, builder: Builder) -> bool:
-    """A base design is used only if it passes its harness on every vector and breaks no static rule."""
+    """A base design is used only if it passes its harness on every vector and breaks no static rule.
+
+    The answer is memoised per process and on disk (``cache/valid/``, keyed by the design and the
+    toolchain), so each base design is built and run once per dataset, not once per task and worker.
+    """
     if d.id not in _VALID:
-        _VALID[d.id] = run_design(d, builder).status == "pass" and not check(d.files[d.mutable[0]], d.facts)
+        key = hashlib.sha1((json.dumps(d.to_json(), sort_keys=True) + " ".join(CXXFLAGS)
+                            + json.dumps(tool_versions(), sort_keys=True)).encode()).hexdigest()[:20]
+        memo = builder.cache / "valid" / key
+        if memo.exists():
+            _VALID[d.id] = memo.read_text() == "pass"
+        else:
+            ok = run_design(d, builder).status == "pass" and not check(d.files[d.mutable[0]], d.facts)
+            memo.parent.mkdir(exist_ok=True)
+            tmp = memo.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text("pass" if ok else "fail")
+            tmp.rename(memo)
+            _VALID[d.id] = ok
     return _VALID[d.id]
+
+
+def _claim(builder: Builder, key: str, task_id: str) -> bool:
+    """Claim near-duplicate key ``key`` for ``task_id`` across workers (an atomic file create), so a
+    mutant whose normalised text another task already produced is never built. A task may re-claim
+    its own key (resume after an interruption)."""
+    path = builder.cache / "claims" / key
+    path.parent.mkdir(exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return path.read_text() in ("", task_id)  # "" = the other writer has not written yet: rare, build
+    with os.fdopen(fd, "w") as f:
+        f.write(task_id)
+    return True
 
 
 def norm_key(text: str) -> str:
@@ -154,6 +184,8 @@ def make_task(task_id: str, seed: int, index: int, classes: list[str], builder: 
         return {"id": task_id, "status": "rejected", "reason": f"base design {design.id} fails its harness",
                 "classes": wanted}
     new = apply_edits(text, [e for m in muts for e in m.edits])
+    if not _claim(builder, norm_key(new), task_id):
+        return {"id": task_id, "status": "rejected", "reason": "near-duplicate", "classes": wanted}
     bugs = [b for m in muts for b in bug_spans(text, m)]
     verdict = classify(design, {path: new}, wanted, builder)
     return {"id": task_id, "status": "record", "record": {
@@ -255,8 +287,10 @@ def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | N
     from .card import write_card
 
     secs = time.perf_counter() - t0
+    new_buggy = sum(r["verdict"]["label"] == "buggy" for r in records[n_before:])
     run = {"records": len(records) - n_before, "tasks": len(todo), "seconds": round(secs, 1), "jobs": jobs,
-           "records_per_hour": round((len(records) - n_before) * 3600 / secs) if secs > 0 else 0}
+           "records_per_hour": round((len(records) - n_before) * 3600 / secs) if secs > 0 else 0,
+           "buggy_per_hour": round(new_buggy * 3600 / secs) if secs > 0 else 0}
     write_card(out, records, table, run)
     return table
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import tempfile
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from .base import BaseDesign
 from .toolchain import CXXFLAGS, Builder, run_limited
+from .units import Layout, affected_functions, layout
 
 RUN_TIMEOUT = 4.0
 RUN_MEM = None  # sanitised runs are bounded by ASan's hard_rss_limit_mb (see toolchain)
@@ -64,22 +66,10 @@ def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] |
         objs = []
         for src in design.sources:
             text = overrides.get(src, design.files[src])
-            key = hashlib.sha1((text + headers + src + " ".join(CXXFLAGS)).encode()).hexdigest()[:16]
-            cached = builder.cache / "obj" / f"{key}.o"
-            if not cached.exists():
-                obj = tmp / (Path(src).stem + ".o")
-                r = builder.compile(tmp / src, obj, incs)
-                if r.returncode != 0:
-                    msg = "compile timed out" if r.timed_out else _first_error(r.stderr)
-                    return Outcome("compile_error", msg)
-                if src not in design.mutable or text == design.files[src]:  # unchanged units are shared
-                    cached.parent.mkdir(exist_ok=True)
-                    tmp_obj = cached.with_suffix(f".{tmp.name}.tmp")
-                    shutil.copy(obj, tmp_obj)
-                    tmp_obj.rename(cached)
-                objs.append(obj)
-            else:
-                objs.append(cached)
+            built = _objects(design, src, text, builder, tmp, incs, headers)
+            if isinstance(built, Outcome):
+                return built
+            objs += built
         exe = tmp / "tb_bin"
         r = builder.link(objs, exe)
         if r.returncode != 0:
@@ -95,6 +85,65 @@ def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] |
         return Outcome("pass", "", None, len(idx))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _objects(design: BaseDesign, src: str, text: str, builder: Builder, tmp: Path, incs: list[Path],
+             headers: str) -> list[Path] | Outcome:
+    """Objects for translation unit ``src`` with contents ``text``: cached when unchanged; a mutable
+    file that splits into function units (``units.py``) rebuilds only the unit of the changed functions."""
+    base = _layout(design, src) if src in design.mutable else None
+    plan = None if base is None else affected_functions(base, text, src)
+    if plan is None:  # whole file
+        return _compile(tmp / src, text, src, headers, builder, incs, share=text == design.files[src]
+                        or src not in design.mutable)
+    mutant, rebuild = plan
+    objs = []
+    for name in sorted(base.functions):
+        if name in rebuild:
+            continue
+        built = _compile(tmp / src, base.unit({name}), src, headers, builder, incs, share=True, tag=name)
+        if isinstance(built, Outcome):
+            return built
+        objs += built
+    if rebuild:
+        built = _compile(tmp / src, mutant.unit(rebuild), src, headers, builder, incs, share=False, tag="mutant")
+        if isinstance(built, Outcome):
+            return built
+        objs += built
+    return objs
+
+
+_LAYOUTS: dict[tuple[str, str], Layout | None] = {}
+
+
+def _layout(design: BaseDesign, src: str) -> Layout | None:
+    """The base file's layout if it has >= 2 external functions (else a unit build cannot help)."""
+    key = (design.id, hashlib.sha1(design.files[src].encode()).hexdigest())
+    if key not in _LAYOUTS:
+        lay = layout(design.files[src], src)
+        _LAYOUTS[key] = lay if lay is not None and len(lay.functions) >= 2 else None
+    return _LAYOUTS[key]
+
+
+def _compile(path: Path, text: str, src: str, headers: str, builder: Builder, incs: list[Path], share: bool,
+             tag: str = "") -> list[Path] | Outcome:
+    """Compile ``text`` as the file at ``path`` (so messages name it); objects of shared (unchanged)
+    text are cached under the builder's cache."""
+    key = hashlib.sha1((text + headers + src + " ".join(CXXFLAGS)).encode()).hexdigest()[:16]
+    cached = builder.cache / "obj" / f"{key}.o"
+    if cached.exists():
+        return [cached]
+    path.write_text(text)
+    obj = path.with_name(f"{path.stem}.{tag or 'tu'}.o")
+    r = builder.compile(path, obj, incs)
+    if r.returncode != 0:
+        return Outcome("compile_error", "compile timed out" if r.timed_out else _first_error(r.stderr))
+    if share:
+        cached.parent.mkdir(exist_ok=True)
+        tmp_obj = cached.with_suffix(f".{os.getpid()}.{tag or 'tu'}.tmp")
+        shutil.copy(obj, tmp_obj)
+        tmp_obj.rename(cached)
+    return [obj]
 
 
 def _first_error(stderr: str) -> str:

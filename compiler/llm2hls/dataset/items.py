@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,15 @@ def _bug_lines(bugs: list[dict]) -> dict[str, set[int]]:
     return out
 
 
+def failing_first(base: BaseDesign, vector: int | None) -> BaseDesign:
+    """``base`` with test vector ``vector`` moved to index 0, where a debugger's harness run looks
+    (a record whose bug shows only on an extra random vector is then seen failing, as its verdict says)."""
+    if not vector:
+        return base
+    order = [vector] + [i for i in range(len(base.vectors)) if i != vector]
+    return dataclasses.replace(base, vectors=[base.vectors[i] for i in order])
+
+
 def load_items(root: Path) -> list[Item]:
     """All items of the dataset at ``root`` in a fixed order (records, then clean bases)."""
     path = root / "records.jsonl"
@@ -42,7 +52,8 @@ def load_items(root: Path) -> list[Item]:
             bases[r["base_design"]] = BaseDesign.from_json(json.loads((root / r["rerun"]["design"]).read_text()))
         b = bases[r["base_design"]]
         buggy = r["verdict"]["label"] == "buggy"
-        items.append(Item(r["id"], b, r["buggy_files"], buggy, r["verdict"]["kind"], r["classes"] if buggy else [],
+        shown = failing_first(b, r["verdict"].get("vector")) if buggy else b
+        items.append(Item(r["id"], shown, r["buggy_files"], buggy, r["verdict"]["kind"], r["classes"] if buggy else [],
                           _bug_lines(r["bugs"]) if buggy else {}, r["split"]))
     split = {json.loads(l)["base_design"]: json.loads(l)["split"] for l in path.read_text().splitlines()}
     for bid, b in sorted(bases.items()):

@@ -29,6 +29,8 @@ ASAN_OPTIONS = "hard_rss_limit_mb=1024:detect_leaks=0:abort_on_error=0:exitcode=
 UBSAN_OPTIONS = "print_stacktrace=0:halt_on_error=1:exitcode=24"
 COMPILE_MEM = 2 << 30
 COMPILE_TIMEOUT = 60.0
+FILE_LIMIT = 64 << 20  # largest file a sandboxed command may write
+PCH_FILE_LIMIT = 512 << 20  # the sanitised ap_types .gch is ~80 MB: under FILE_LIMIT it silently failed
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,10 +52,10 @@ def tool_versions() -> dict:
             "tree-sitter-cpp": version("tree-sitter-cpp"), "llm2hls": __version__}
 
 
-def _limits(cpu_s: int, mem: int | None):
+def _limits(cpu_s: int, mem: int | None, fsize: int):
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if mem:
             resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
@@ -68,12 +70,13 @@ class RunResult:
     timed_out: bool
 
 
-def run_limited(cmd: list[str], cwd: Path, timeout: float, mem: int | None, env: dict | None = None) -> RunResult:
+def run_limited(cmd: list[str], cwd: Path, timeout: float, mem: int | None, env: dict | None = None,
+                fsize: int = FILE_LIMIT) -> RunResult:
     """Run ``cmd`` in its own session with CPU/file/memory limits; kill the whole group on timeout."""
     full_env = {**os.environ, "ASAN_OPTIONS": ASAN_OPTIONS, "UBSAN_OPTIONS": UBSAN_OPTIONS, **(env or {})}
     p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          errors="replace", env=full_env, start_new_session=True,
-                         preexec_fn=_limits(int(timeout) + 2, mem))
+                         preexec_fn=_limits(int(timeout) + 2, mem, fsize))
     try:
         out, err = p.communicate(timeout=timeout)
         return RunResult(p.returncode, out[-20000:], err[-20000:], False)
@@ -103,15 +106,27 @@ class Builder:
         tmp = Path(tempfile.mkdtemp(dir=self.cache))
         shutil.copy(TEMPLATES / "pch.h", tmp / "pch.h")
         r = run_limited(["g++", *self._flags(), "-x", "c++-header", "pch.h", "-o", "pch.h.gch"], tmp,
-                        COMPILE_TIMEOUT, COMPILE_MEM)
+                        COMPILE_TIMEOUT, COMPILE_MEM, fsize=PCH_FILE_LIMIT)
         if r.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
-            return None  # builds still work, only slower
+            return None  # builds still work, only slower (pch_used() says so)
         try:
             tmp.rename(d)
         except OSError:  # another worker won the race
             shutil.rmtree(tmp, ignore_errors=True)
         return d
+
+    def pch_used(self) -> bool:
+        """Whether g++ really loads the precompiled header with the build flags (it silently falls
+        back to parsing pch.h when the .gch was built with other flags; ``-H`` marks a used one with '!')."""
+        if not self._pch_dir:
+            return False
+        with tempfile.TemporaryDirectory(dir=self.cache) as tmp:
+            (Path(tmp) / "probe.cpp").write_text("int probe() { return 0; }\n")
+            r = run_limited(["g++", *self._flags(), "-H", "-Winvalid-pch", "-include", str(self._pch_dir / "pch.h"),
+                             "-fsyntax-only", "probe.cpp"], Path(tmp), COMPILE_TIMEOUT, COMPILE_MEM)
+        return r.returncode == 0 and any(l.startswith("!") and l.rstrip().endswith("pch.h.gch")
+                                         for l in r.stderr.splitlines())
 
     def compile(self, src: Path, obj: Path, include_dirs: list[Path]) -> RunResult:
         pch = ["-include", str(self._pch_dir / "pch.h")] if self._pch_dir else []

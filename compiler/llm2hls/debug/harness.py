@@ -9,7 +9,9 @@
 
 A candidate passes when vector 0 (the harness) passes and the kernel breaks no static rule
 (partition factors, interfaces, DATAFLOW regions, FIFO depths: bugs only synthesis shows).
-The extra random vectors of a dataset design are not used here; ``dataset evaluate`` runs them.
+For a dataset record, vector 0 is the record's failing vector (``verdict.vector``; the items put it
+first, ``dataset.items.failing_first``), so a bug that shows only on an extra random vector is seen
+failing. The other vectors are not used here; ``dataset evaluate`` runs them all.
 """
 
 from __future__ import annotations

@@ -1,0 +1,30 @@
+"""FIFO-depth bugs of a generated design get a hardware verdict from RTL simulation (slow: compiles a
+tiny model and builds its RTL with Verilator three times)."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm2hls.dataset.generated import catalog_base
+from llm2hls.dataset.mutate.core import Source, apply_edits, rules_for
+from llm2hls.dataset.static_check import check
+from llm2hls.dataset.toolchain import Builder
+from llm2hls.dataset.verify import classify
+
+
+@pytest.mark.slow
+def test_shallow_fifo_deadlocks_on_rtl_and_harmless_one_is_equivalent(tmp_path):
+    d = catalog_base(0)
+    path = d.mutable[0]
+    need = d.facts["fifo_min_depth"]  # the depths the FIFO pass raised for reconvergent paths
+    assert need and not check(d.files[path], d.facts)
+    cands = rules_for(["FIFO"])["FIFO"].candidates(Source(d.files[path], path))
+    var = next(iter(need))
+    deep = next(m for m in cands if f"'{var}' {need[var]} -> 1" in m.note)
+    shallow_ok = next(m for m in cands if m.note.endswith("2 -> 1"))
+    b = Builder(tmp_path / "cache")
+    v = classify(d, {path: apply_edits(d.files[path], deep.edits)}, ["FIFO"], b)
+    assert v["label"] == "buggy" and v["kind"] == "rtl_deadlock" and "has not finished" in v["evidence"]
+    assert "verilator" in v["tools"]
+    v = classify(d, {path: apply_edits(d.files[path], shallow_ok.edits)}, ["FIFO"], b)
+    assert v["kind"] == "equivalent" and "passes bit-exact" in v["evidence"]
