@@ -11,11 +11,11 @@ every assumption) and benchmarks/llm_scale.md (a table).
 from __future__ import annotations
 
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
+
+from machine import machine
 
 from llm2hls.dse import explore
 from llm2hls.perf import Operating, Scheme, preset, stages_from_shape
@@ -33,15 +33,6 @@ CASES = [
 ]
 PUBLISHED = {("gpt2-medium", "U280", "w4a8"): "CODO 231.5 tok/s; Allo 204 tok/s (measured on hardware)"}
 OP = Operating(prompt=128, generate=128)
-
-
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
 def assumptions() -> list[str]:

@@ -13,23 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
+from machine import machine
+
 ROOT = Path(__file__).resolve().parent
-
-
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "load_avg_at_start": os.getloadavg()}
 
 
 def main() -> int:
@@ -57,7 +47,7 @@ def main() -> int:
         phases.append({"t_s": t, "msg": msg})
         print(f"[{t:7.1f}s] {msg}", flush=True)
 
-    machine_info = machine()
+    machine_info = machine(load=True)
     result = compile_model(str(gguf), out_dir=args.out, quant="w8a16", calib_text="pydoc:calib",
                            decode=True, max_context=args.max_context, prompt=prompt,
                            new_tokens=args.new_tokens, progress=progress, engine=args.engine)
