@@ -190,12 +190,9 @@ def emit_project(
     if plan is not None:  # engine stages take layer `layer`'s slice of every stacked array
         stacked = {f"{n}_{k}" for n in plan.block for k in plan.stacked[n]} | {c[t] for c in kv for t in ("k", "v")}
         outer_args = dict(stage_args)
-        onchip = stacked_onchip_args(graph, plan, {f"{n.name}_{k}": storage_ctype(FixedType(**{
-            a: b for a, b in n.attrs["param_types"][k].items() if a != "kind"})) for n in weights for k in n.params
-            if k.startswith("q_")})
+        onchip = stacked_onchip_args(graph, plan)
         for name in plan.block:
-            stage_args[name], outer_args[name] = engine_stage_args(name, stage_args[name], stacked)
-            stage_args[name] += onchip.get(name, [])
+            stage_args[name] = engine_stage_args(stage_args[name], stacked) + onchip.get(name, [])
         stages = [render_stage(env, n, contexts[n.name], stage_args[n.name], tokens) for n in graph.topo_nodes()]
     calls = [
         {"fn": n.name, "op": n.op, "source": n.source, "node": n.name,

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import UserError
-from ...ir.graph import Graph, Node, Param
+from ...ir.graph import Graph, Param
+from ...ir.types import FixedType
+from ...ops.qcommon import storage_ctype
 from ...passes.canonicalize import clone
 from ...passes.share_types import type_signature
 
@@ -189,26 +191,17 @@ def _drop_leading_dim(decl: str) -> str:
     return head + dims[dims.index("]") + 1:]
 
 
-def engine_stage_args(name: str, args: list[Arg], stacked_arrays: set[str]) -> tuple[list[Arg], list[Arg]]:
-    """For one engine stage: its own parameters with the call expressions used inside the block
-    function (a stacked array ``w[L]...`` is passed as ``w[layer]``), and the block function's
-    parameters the stage needs (the whole stacked off-chip arrays, runtime scalars)."""
-    stage, outer = [], []
-    for decl, arg in args:
-        if arg in stacked_arrays:
-            stage.append((_drop_leading_dim(decl), f"{arg}[layer]"))
-            outer.append((decl, arg))
-        else:
-            stage.append((decl, arg))
-            outer.append((decl, arg))
-    return stage, outer
+def engine_stage_args(args: list[Arg], stacked_arrays: set[str]) -> list[Arg]:
+    """One engine stage's non-stream parameters as the block function calls it: a stacked array
+    argument ``w[L]...`` is declared per layer and passed as ``w[layer]``. (The block function
+    itself takes the arguments unchanged: whole stacked off-chip arrays, runtime scalars.)"""
+    return [(_drop_leading_dim(decl), f"{arg}[layer]") if arg in stacked_arrays else (decl, arg)
+            for decl, arg in args]
 
 
-def stacked_onchip_args(graph: Graph, plan: EnginePlan, stored: dict[str, str]) -> dict[str, list[Arg]]:
-    """Per engine stage: its on-chip stacked params as ``(per-layer declaration, "name[layer]")``.
-
-    ``stored[f"{node}_{key}"]`` is the C storage type of the array (from the weights header).
-    """
+def stacked_onchip_args(graph: Graph, plan: EnginePlan) -> dict[str, list[Arg]]:
+    """Per engine stage: its on-chip stacked params as ``(per-layer declaration, "name[layer]")``;
+    the arrays themselves are the globals of ``weights/<node>.h``."""
     out: dict[str, list[Arg]] = {}
     for name in plan.block:
         node = graph.nodes[name]
@@ -217,8 +210,9 @@ def stacked_onchip_args(graph: Graph, plan: EnginePlan, stored: dict[str, str]) 
             if p.placement == "offchip":
                 continue
             array = f"{name}_{key}"
+            store = storage_ctype(FixedType(**{k: v for k, v in node.attrs["param_types"][key].items() if k != "kind"}))
             dims = "".join(f"[{d}]" for d in p.data.shape[1:]) or "[1]"
-            out.setdefault(name, []).append((f"const {stored[array]} {array}{dims}", f"{array}[layer]"))
+            out.setdefault(name, []).append((f"const {store} {array}{dims}", f"{array}[layer]"))
     return out
 
 
