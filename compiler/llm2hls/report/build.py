@@ -76,7 +76,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| | |",
         "|---|---|",
         f"| stages | {t['stages']} |",
-        f"| parameters | {t['parameters']:,} ({t['param_bytes']:,} bytes on chip) |",
+        f"| parameters | {t['parameters']:,} ({t['param_bytes']:,} bytes quantized) |",
         f"| MACs per inference | {t['macs']:,} |",
         f"| interval (slowest stage) | {t['interval_cycles']:,} cycles |",
         f"| latency (upper bound) | {t['latency_cycles_upper_bound']:,} cycles |",
