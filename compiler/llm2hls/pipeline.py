@@ -1,6 +1,6 @@
 """The whole compiler: model -> verified Vitis HLS project.
 
-``import -> canonicalize -> fuse -> calibrate + quantize -> parallelize -> forks -> FIFOs ->
+``import -> canonicalize -> fuse -> calibrate + quantize -> parallelize -> forks -> beats -> FIFOs ->
 emit -> C simulation -> report``. Everything is written into a temporary folder beside the target
 and renamed at the end, so an error never leaves a half-written project.
 """
@@ -26,6 +26,7 @@ from .passes.canonicalize import clone
 from .passes.fifo import size_fifos
 from .passes.forks import insert_forks
 from .passes.fuse import fuse, fused_overrides, parse_fusions
+from .passes.beats import DEFAULT_WIDTH, assign_beats
 from .passes.parallelize import DEFAULT_LANES, parallelize
 from .passes.quantize import QuantConfig, calibrate, keep_8bit_overrides, quantize_graph
 from .passes.smooth import smooth_graph
@@ -116,6 +117,7 @@ def compile_model(
     max_context: int | None = None,
     prompt: list[int] | None = None,
     new_tokens: int | None = None,
+    stream_width: int = DEFAULT_WIDTH,
 ) -> CompileResult:
     """Compile a model (``nn.Module``, ``.pt2``, trusted ``.pt``, HF folder) into an HLS project.
 
@@ -153,7 +155,8 @@ def compile_model(
         request = (ids, new_tokens or min(DEFAULT_NEW_TOKENS, context_of(graph) - len(ids) + 1))
     return compile_graph(graph, out, config, calib_inputs, test_inputs, lanes=lanes, csim=csim,
                          share_layers=share_layers, engine=engine, fusions=fusions,
-                         torch_outputs=torch_out, progress=say, start=start, decode=request)
+                         torch_outputs=torch_out, progress=say, start=start, decode=request,
+                         stream_width=stream_width)
 
 
 def compile_graph(
@@ -173,6 +176,7 @@ def compile_graph(
     fusions: str | None = None,
     decode: tuple[list[int], int] | None = None,
     kv_onchip_max_bytes: int | None = None,
+    stream_width: int = DEFAULT_WIDTH,
 ) -> CompileResult:
     """Compile an imported float IR graph (the part of :func:`compile_model` after the frontend).
 
@@ -217,6 +221,7 @@ def compile_graph(
     say(f"quantized ({config.scheme}) on {len(calib_inputs)} calibration inputs")
     g, _ = parallelize(g, lanes)
     g, _ = insert_forks(g)
+    g, _ = assign_beats(g, stream_width)
     g, _ = size_fifos(g)
 
     ref_float = run_graph(float_graph, test_inputs, mode="float")

@@ -11,13 +11,15 @@ whose paths re-converge. Rule (conservative, docs/report.md):
   ``max(d(inputs)) + latency``;
 * a stage reading streams with different readiness stalls the early ones: input ``t`` of a stage
   that starts at ``d0`` has slack ``d0 - d(t)`` tokens and needs
-  ``depth = min(S, slack + 1) * row`` elements (``row`` = channels of ``t``), else the default 2.
+  ``depth = min(S, slack + 1) * row`` beats (``row`` = beats per token of ``t``, passes/beats.py),
+  else the default 2.
 """
 
 from __future__ import annotations
 
 from ..ir.graph import Graph
 from ..ops import op_kind
+from .beats import row_elements
 from .canonicalize import clone
 
 DEFAULT_DEPTH = 2
@@ -42,8 +44,8 @@ def size_fifos(graph: Graph) -> tuple[Graph, bool]:
         for t in node.inputs:
             shape = g.tensors[t].type.shape
             slack = start - ready[t]
-            row = shape[1] if len(shape) > 1 else 1
-            depth[t] = DEFAULT_DEPTH if slack == 0 else max(DEFAULT_DEPTH, min(shape[0], slack + 1) * row)
+            beats = row_elements(shape) // g.tensors[t].meta.get("beat", 1)  # a FIFO holds beats
+            depth[t] = DEFAULT_DEPTH if slack == 0 else max(DEFAULT_DEPTH, min(shape[0], slack + 1) * beats)
         for t in node.outputs:
             ready[t] = start + latency_tokens(g, node)
     changed = False
