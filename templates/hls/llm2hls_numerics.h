@@ -11,6 +11,7 @@
 
 #include "ap_fixed.h"
 #include "ap_int.h"
+#include "hls_stream.h"
 
 namespace llm2hls {
 
@@ -29,6 +30,32 @@ inline long long to_raw(const T& v) {
     RAW r;
     r.range(T::width - 1, 0) = v.range(T::width - 1, 0);
     return (long long)r;
+}
+
+// One stream transfer ("beat") of N elements of type T. A design compiled with --stream-width W
+// gives a stream whose rows have C elements beats of gcd(W, C) elements (docs/architecture.md,
+// "Stream width"); a stage reads or writes one beat per cycle and handles its N elements in
+// parallel. Streams with one element per beat keep the plain element type.
+template <typename T, int N>
+struct beat {
+    T v[N];
+};
+
+// Element j of the stream's current beat b; reads the next beat into b when j == 0 (a stage that
+// consumes a beat one element per cycle, e.g. a linear's residual input).
+template <typename T, int N>
+inline T get_element(hls::stream<beat<T, N> >& s, beat<T, N>& b, int j) {
+#pragma HLS INLINE
+    if (j == 0) b = s.read();
+    return b.v[j];
+}
+
+// Put x at element j of beat b and write b once its last element is in (one element per cycle).
+template <typename T, int N, typename X>
+inline void put_element(hls::stream<beat<T, N> >& s, beat<T, N>& b, int j, const X& x) {
+#pragma HLS INLINE
+    b.v[j] = x;
+    if (j == N - 1) s.write(b);
 }
 
 }  // namespace llm2hls

@@ -8,7 +8,9 @@ Layout (docs/architecture.md, "HLS backend conventions")::
     vitis/hls_config.cfg  vitis/run_hls.tcl  README.md
 
 Every stage is rendered from ``templates/hls/ops/<kind>.j2`` with the common variables ``node``,
-``fn``, ``ins``, ``outs``, ``S``, ``quantized`` plus the kind's ``hls_context``.
+``fn``, ``ins``, ``outs``, ``S``, ``quantized`` plus the kind's ``hls_context``. Every port carries
+its ``beat`` (``tensor.meta['beat']``, passes/beats.py) and ``stype``, the C type of one stream
+transfer: the element type for a beat of 1, else ``llm2hls::beat<T, beat>`` (:func:`stream_port`).
 
 A decode project (``emit_project(..., decode=DecodeBench)``, docs/decode.md) renders the same
 templates with ``S`` = the runtime count ``n_tokens``, adds ``pos0``/``n_tokens`` arguments, a KV
@@ -18,6 +20,7 @@ cache per attention stage, a greedy-generation testbench and ``host/`` (XRT driv
 from __future__ import annotations
 
 import importlib.resources
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +110,7 @@ def template_env() -> jinja2.Environment:
     def load(name: str) -> str:
         return (root / name).read_text()
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FunctionLoader(load),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -115,6 +118,8 @@ def template_env() -> jinja2.Environment:
         lstrip_blocks=False,
         autoescape=False,
     )
+    env.globals.update(gcd=math.gcd, lcm=math.lcm)
+    return env
 
 
 def c_identifier_top(name: str) -> str:
@@ -183,7 +188,7 @@ def emit_project(
         "outputs": [{**_io_port(graph, t), "var": var[t]} for t in graph.outputs],
     }
     streams = [
-        {**port(graph, t), "var": var[t], "depth": graph.tensors[t].meta.get("fifo_depth", 2)}
+        {**stream_port(graph, t), "var": var[t], "depth": graph.tensors[t].meta.get("fifo_depth", 2)}
         for n in graph.topo_nodes() for t in n.outputs if t not in graph.outputs
     ]
     outer_args = stage_args
@@ -207,6 +212,8 @@ def emit_project(
             {"name": f"{name}_t", "ctype": t.type.dtype.c_type(), "doc": _type_doc(t.type)}
             for name, t in graph.tensors.items()
         ],
+        "beat_typedefs": [stream_port(graph, name) for name in graph.tensors if beat(graph, name) > 1],
+        "stream_width": graph.meta.get("stream_width", 1),
         "stages": stages,
         "weight_headers": [f"{n.name}.h" for n in weights],
         "streams": streams,
@@ -264,7 +271,8 @@ def top_arguments(io: dict[str, list[dict[str, Any]]], offchip: list[dict[str, A
                   kv: list[dict[str, Any]], tokens: LoopBound | None) -> list[dict[str, str]]:
     """The top function's parameters in order (``decl``, ``doc`` for the header, interface ``pragma``):
     streams, then (decode) ``pos0``/``n_tokens``, off-chip weights, off-chip KV caches."""
-    args = [{"decl": f"hls::stream<{p['ctype']}>& {p['var']}", "doc": f"[{'x'.join(map(str, p['shape']))}], token by token",
+    args = [{"decl": f"hls::stream<{p['stype']}>& {p['var']}", "doc": f"[{'x'.join(map(str, p['shape']))}], token by token"
+             + (f", {p['beat']} per beat" if p["beat"] > 1 else ""),
              "pragma": f"mode=axis port={p['var']}"} for p in io["inputs"] + io["outputs"]]
     if tokens is not None:
         args += [
@@ -332,8 +340,8 @@ def stage_context(graph: Graph, node: Node, quantized: bool, offchip: list[dict[
     ctx = {
         "node": node,
         "fn": node.name,
-        "ins": [port(graph, t) for t in node.inputs],
-        "outs": [port(graph, t) for t in node.outputs],
+        "ins": [stream_port(graph, t) for t in node.inputs],
+        "outs": [stream_port(graph, t) for t in node.outputs],
         "S": tokens if tokens is not None else out_shape[0],
         "T": out_shape[0],
         "decode": tokens is not None,
@@ -395,9 +403,22 @@ def write_decode_bench(tb: Path, logits_name: str, bench: DecodeBench) -> None:
     write_data(tb / f"{logits_name}.golden.txt", bench.logits, True)
 
 
+def beat(graph: Graph, tensor: str) -> int:
+    """Elements per stream transfer of ``tensor`` (``meta['beat']``, passes/beats.py; 1 if unset)."""
+    return int(graph.tensors[tensor].meta.get("beat", 1))
+
+
+def stream_port(graph: Graph, tensor: str) -> dict[str, Any]:
+    """A stream port for the templates: :func:`port` plus ``beat`` (elements per transfer) and
+    ``stype``, the C type of one transfer: the element type ``<t>_t`` for one element per beat,
+    else ``<t>_beat_t`` = ``llm2hls::beat<<t>_t, beat>`` (typedef in ``src/<top>.h``)."""
+    b = beat(graph, tensor)
+    return {**port(graph, tensor), "beat": b, "stype": f"{tensor}_beat_t" if b > 1 else f"{tensor}_t"}
+
+
 def stream_names(graph: Graph, top: str) -> dict[str, str]:
-    """C variable name of every stream: the tensor's name, unless a stage function has it."""
-    taken = set(graph.nodes) | {top} | {f"{t}_t" for t in graph.tensors}
+    """C variable name of every stream: the tensor's name, unless a stage function or type has it."""
+    taken = set(graph.nodes) | {top} | {f"{t}_t" for t in graph.tensors} | {f"{t}_beat_t" for t in graph.tensors}
     names = {}
     for t in graph.tensors:
         name = t
@@ -426,13 +447,16 @@ def mark_offchip(graph: Graph, min_elements: int) -> list[dict[str, Any]]:
     Such an array is not a source literal: it is written to ``weights/<node>_<key>.bin`` (raw
     integers in its storage type, little endian), becomes an m_axi argument of the top function
     and of its stage function (same name, so the stage body indexes it unchanged), and the
-    testbench loads the file. Returns one description per off-chip array.
+    testbench loads the file. Returns one description per off-chip array. A saved design
+    (``graph.meta['design']['weight_placement']``, dse/design_file.py) decides instead of the size.
     """
     out = []
+    decided = graph.meta.get("design", {}).get("weight_placement", {})
     for node in graph.topo_nodes():
         for key in emitted_params(node, True):
             p = node.params[key]
-            if key != "q_weight" or p.data.size <= min_elements:  # tables etc. stay on chip
+            big = decided[node.name] == "offchip" if node.name in decided else p.data.size > min_elements
+            if key != "q_weight" or not big:  # tables etc. stay on chip
                 continue
             p.placement = "offchip"
             t = FixedType(**{k: v for k, v in node.attrs["param_types"][key].items() if k != "kind"})
@@ -506,7 +530,7 @@ def _c_array(data: np.ndarray, fmt, per_line: int = 16) -> str:
 
 def _io_port(graph: Graph, name: str) -> dict[str, Any]:
     t = graph.tensors[name].type
-    p = port(graph, name)
+    p = stream_port(graph, name)
     dtype = t.dtype
     if isinstance(dtype, FixedType):
         p["raw_ctype"] = f"ap_{'' if dtype.signed else 'u'}int<{dtype.width}>"

@@ -266,15 +266,20 @@ def engine_context(top: str, graph: Graph, plan: EnginePlan, streams: list[dict]
         raise UserError(f"--engine: the block's input {entry} ({t_entry}) and output {exit_} ({t_exit}) "
                         "differ in type; compile with --share-layers")
     rows, channels = t_entry.shape
-    count = f"{tokens.expr} * {channels}" if tokens is not None else str(rows * channels)
+    beat = int(graph.tensors[entry].meta.get("beat", 1))  # the buffers hold one beat per word
+    words = channels // beat
+    count = f"{tokens.expr} * {words}" if tokens is not None else str(rows * words)
+    stype = lambda t: f"{t}_beat_t" if beat > 1 else f"{t}_t"  # noqa: E731 (emit.stream_port's rule)
     return {
         "layers": plan.num_layers,
         "ctype": f"{entry}_t",
-        "buffer": rows * channels,
+        "stype": stype(entry),
+        "beat": beat,
+        "buffer": rows * words,
         "count": count,
-        "count_max": rows * channels,
+        "count_max": rows * words,
         "entry": {"var": var[entry], "name": entry},
-        "exit": {"var": var[exit_], "name": exit_},
+        "exit": {"var": var[exit_], "name": exit_, "stype": stype(exit_)},
         "regions": engine_regions(top, graph, plan, streams, calls, outer_args),
         "first_layer": graph.nodes[plan.block[0]].layer,
     }
