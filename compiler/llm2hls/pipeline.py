@@ -118,6 +118,7 @@ def compile_model(
     prompt: list[int] | None = None,
     new_tokens: int | None = None,
     stream_width: int = DEFAULT_WIDTH,
+    design: Any = None,
 ) -> CompileResult:
     """Compile a model (``nn.Module``, ``.pt2``, trusted ``.pt``, HF folder) into an HLS project.
 
@@ -156,7 +157,7 @@ def compile_model(
     return compile_graph(graph, out, config, calib_inputs, test_inputs, lanes=lanes, csim=csim,
                          share_layers=share_layers, engine=engine, fusions=fusions,
                          torch_outputs=torch_out, progress=say, start=start, decode=request,
-                         stream_width=stream_width)
+                         stream_width=stream_width, design=design)
 
 
 def compile_graph(
@@ -177,14 +178,19 @@ def compile_graph(
     decode: tuple[list[int], int] | None = None,
     kv_onchip_max_bytes: int | None = None,
     stream_width: int = DEFAULT_WIDTH,
+    design: Any = None,
 ) -> CompileResult:
     """Compile an imported float IR graph (the part of :func:`compile_model` after the frontend).
 
     ``decode = (prompt ids, new tokens)`` makes a prefill/decode project (docs/decode.md).
     ``fusions``: the fusions to apply, a comma list of ``passes.fuse.FUSIONS`` (None: all; "none":
     every stage kept apart, for debugging).
+    ``design``: a saved exploration design (dse/design_file.py ``SavedDesign``) that fixes the
+    engine, stream width, lanes per stage, weight and KV placement and memory channels.
     """
     say = progress or (lambda _msg: None)
+    if design is not None:
+        engine, stream_width, kv_onchip_max_bytes = design.engine, design.stream_width, design.kv_onchip_max_bytes
     start = time.perf_counter() if start is None else start
     out = Path(out_dir)
     _check_target(out)
@@ -209,6 +215,8 @@ def compile_graph(
     g = fuse(g, [f for f in parse_fusions(fusions) if f not in skip], config.overrides)
     config.overrides.update(fused_overrides(g, config.overrides))
     say(f"fused: {len(graph.nodes)} -> {len(g.nodes)} stages")
+    if design is not None:
+        design.resolve(g)  # refuse a design made for another model before the slow calibration
     if config.keep_8bit:
         config.overrides.update(keep_8bit_overrides(g, config.keep_8bit))
     g = calibrate_and_smooth(g, calib_inputs, config)
@@ -219,7 +227,7 @@ def compile_graph(
     else:
         quantize_graph(g, config)
     say(f"quantized ({config.scheme}) on {len(calib_inputs)} calibration inputs")
-    g, _ = parallelize(g, lanes)
+    g = design.apply(g) if design is not None else parallelize(g, lanes)[0]
     g, _ = insert_forks(g)
     g, _ = assign_beats(g, stream_width)
     g, _ = size_fifos(g)

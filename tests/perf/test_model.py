@@ -127,14 +127,26 @@ def test_dse_is_fast_for_1b_config():
 
 
 def test_gpt2_medium_u280_half_the_roofline_needs_wide_streams():
-    # what the model shows: the streams the backends emit today (one element per beat) keep the
-    # best design well under half of the HBM roofline; only a design with wider beats gets there
+    # what the model shows: one element per beat keeps the best design well under half of the HBM
+    # roofline; wide beats get there only when the logits travel wide too. A stream carries
+    # gcd(W, row) elements per beat (passes/beats.py), so GPT-2's odd vocabulary (50,257) leaves
+    # the LM head writing one logit per cycle (~50k cycles per token): 47 % with one lane count for
+    # every linear; per-stage lanes (dse.refine_lanes: full Q/K/V lane groups, more attention
+    # lanes) win the cycles back: 53 %. A vocabulary padded to a multiple of 64 (50,304) gives the
+    # 64-wide logit stream.
+    import dataclasses
+
     scheme = Scheme.parse("w4a8")
     ex = explore(stages_from_shape(preset("gpt2-medium"), scheme), scheme, get_target("U280"))
     scalar = ex.by_width[1].perf
     assert scalar.fits and scalar.fraction_of_all_offchip_roofline < 0.5
     assert ex.best.perf.fits and ex.best.design.stream_width > 1
-    assert ex.best.perf.fraction_of_all_offchip_roofline >= 0.5
+    assert 0.5 <= ex.best.perf.fraction_of_all_offchip_roofline < 0.6
+    assert len(set(ex.best.design.lanes[s] for s in ("qkv", "o", "fc1", "fc2"))) > 1  # per-stage lanes
+    padded = dataclasses.replace(preset("gpt2-medium"), vocab=50304)
+    best = explore(stages_from_shape(padded, scheme), scheme, get_target("U280")).best
+    assert best.perf.fits and best.design.stream_width == 64
+    assert best.perf.fraction_of_all_offchip_roofline >= 0.5
 
 
 def test_config_parsing_and_errors(tmp_path):

@@ -1,5 +1,6 @@
-"""``llm2hls report DIR``: the modeled board view (numbers equal the model's), a self-contained
-HTML page that parses, embedded PNG plots that decode, and clean user errors."""
+"""``llm2hls report DIR``: the modeled board view (numbers equal the model's of the generated
+design), a self-contained HTML page that parses, embedded PNG plots that decode, and clean user
+errors."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ def test_report_matches_the_model_and_embeds_plots(project, tmp_path):
     assert r.exit_code == 0, r.output
 
     rep = json.loads((project / "report.json").read_text())
-    ex, target, _, _ = model_project(load_graph(project / "ir.json"), rep["quant"], "KV260")
-    p = ex.best.perf
+    m = model_project(project, load_graph(project / "ir.json"), rep, "KV260")
+    p, target = m.perf, m.target
+    assert m.design.lanes[next(s.name for s in m.stages if s.kind == "linear")] == 4  # compile's --lanes
     md = (project / "report.md").read_text()
     assert f"| decode (batch 1) | {p.decode_tps:,.1f} tokens/s |" in md
     assert f"| fraction of the roofline | {100 * p.fraction_of_roofline:.1f} % |" in md

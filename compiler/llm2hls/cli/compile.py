@@ -30,6 +30,9 @@ from ..passes.parallelize import DEFAULT_LANES
               help="SmoothQuant strength for 8-bit matrix inputs (default 0.5 there).")
 @click.option("--lanes", type=click.IntRange(1, 1024), default=DEFAULT_LANES, show_default=True,
               help="Maximum parallel output channels per matrix stage.")
+@click.option("--stream-width", type=int, default=1, show_default=True,
+              help="Values per stream transfer (a power of two): a row of C values moves as beats of "
+                   "gcd(W, C), one beat per cycle (docs/cli.md).")
 @click.option("--share-layers", is_flag=True,
               help="One set of C types for every transformer layer (a reused block engine; docs/performance.md).")
 @click.option("--engine", is_flag=True,
@@ -47,16 +50,29 @@ from ..passes.parallelize import DEFAULT_LANES
 @click.option("--no-csim", is_flag=True, help="Skip the g++ C simulation.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model (runs its code).")
+@click.option("--design", "design_file", type=click.Path(dir_okay=False), default=None,
+              help="Apply a design saved by `llm2hls explore --save-design` (scheme, width, engine, lanes, placement).")
 def compile_cmd(model: str, out_dir: str | None, seq_len: int | None, quant: str, weight_bits: int | None,
                 group_size: int | None, keep_8bit: str, calib_text: str | None, smooth_alpha: float | None,
-                lanes: int, share_layers: bool, engine: bool, fusions: str, no_fuse: bool, decode: bool, max_context: int | None, prompt: str | None,
-                new_tokens: int | None, no_csim: bool, as_json: bool, trust_pickle: bool) -> None:
+                lanes: int, stream_width: int, share_layers: bool, engine: bool, fusions: str, no_fuse: bool, decode: bool, max_context: int | None, prompt: str | None,
+                new_tokens: int | None, no_csim: bool, as_json: bool, trust_pickle: bool,
+                design_file: str | None = None) -> None:
     """Compile MODEL (.pt2, .pt, HuggingFace folder, .gguf) into a Vitis HLS project, proven by C simulation."""
     from ..backends.hls.decode import parse_prompt
     from ..pipeline import compile_model
 
     if not decode and (max_context or prompt or new_tokens):
         raise UserError("--max-context, --prompt and --new-tokens only apply with --decode")
+    if stream_width < 1 or stream_width & (stream_width - 1):
+        raise UserError(f"--stream-width must be a power of two >= 1 (got {stream_width}), e.g. --stream-width 4")
+
+    design = None
+    if design_file is not None:  # a saved exploration design (dse/design_file.py)
+        from ..dse.design_file import explicit_options, read_design
+
+        design = read_design(design_file)
+        design.check_options(explicit_options(click.get_current_context()))
+        quant, group_size, engine = design.quant, design.group_size, design.engine
 
     start = time.perf_counter()
 
@@ -69,8 +85,9 @@ def compile_cmd(model: str, out_dir: str | None, seq_len: int | None, quant: str
                            smooth_alpha=smooth_alpha, share_layers=share_layers or engine, engine=engine,
                            fusions="none" if no_fuse else fusions, decode=decode,
                            max_context=max_context, prompt=parse_prompt(prompt) if prompt else None,
-                           new_tokens=new_tokens)
+                           new_tokens=new_tokens, design=design, stream_width=stream_width)
     summary = result.to_json()
+    summary["stream_width"] = result.report.get("stream_width", stream_width)
     click.echo(summary_text(summary), err=True)
     if as_json:
         click.echo(json.dumps(summary, indent=1))
@@ -94,6 +111,8 @@ def summary_text(s: dict) -> str:
         f"({s['param_bytes']:,} bytes, {s['quant']['scheme']})",
         f"  C simulation: {csim}",
     ]
+    if s.get("stream_width", 1) > 1:
+        lines.insert(2, f"  stream width {s['stream_width']}: up to {s['stream_width']} values per stream transfer")
     if cs is not None and cs.get("tokens") is not None:
         lines.append(f"  generated tokens (greedy, csim): {cs['tokens']}")
     acc = (s.get("accuracy") or {}).get("vs_torch") or (s.get("accuracy") or {}).get("vs_reference_float")

@@ -124,8 +124,8 @@ def _load_eval(path: Path) -> dict:
 
 
 def add_modeled_view(project: Path, report: dict, target_name: str) -> None:
-    """Model the project's IR on ``target_name``; add ``performance`` and ``plots`` to ``report``
-    and write the PNG plots into PROJECT/plots/."""
+    """Model the design generated into the project on ``target_name`` (report/modeled.py); add
+    ``performance`` and ``plots`` to ``report`` and write the PNG plots into PROJECT/plots/."""
     from ..ir.serialize import load_graph
     from ..perf.plots import write_plots
     from ..report.modeled import PLOTS_DIR, model_project, performance_json
@@ -134,8 +134,8 @@ def add_modeled_view(project: Path, report: dict, target_name: str) -> None:
     if not ir.exists():
         raise UserError(f"{project} has no ir.json; compile a model into it first (llm2hls compile MODEL --out DIR)")
     graph = load_graph(ir)
-    ex, target, scheme, op = model_project(graph, report.get("quant", {}), target_name)
-    report["performance"] = performance_json(ex, target, scheme, op)
-    paths = write_plots(ex.best.perf, target, project / PLOTS_DIR,
-                        f"{report.get('model', graph.name)} {scheme.name} on {target.name}")
+    m = model_project(project, graph, report, target_name)
+    report["performance"] = performance_json(m)
+    paths = write_plots(m.perf, m.target, project / PLOTS_DIR,
+                        f"{report.get('model', graph.name)} {m.scheme.name} on {m.target.name}")
     report["plots"] = {k: f"{PLOTS_DIR}/{p.name}" for k, p in paths.items()}

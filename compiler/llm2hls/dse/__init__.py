@@ -13,9 +13,8 @@ The space (:func:`explore`):
   more but need bigger input buffers;
 * ``stream_width`` — elements per stream beat between stages (1, 4, ..., 64): a stage loads its
   input and writes its output ``width`` elements per cycle, at the cost of wider FIFOs, beat
-  registers and input buffers (:func:`llm2hls.perf.model.stream_ffs`); both backends emit width 1
-  today, so a wider best design is one they do not yet generate (``Exploration.by_width`` keeps
-  the best design of each width);
+  registers and input buffers (:func:`llm2hls.perf.model.stream_ffs`); ``Exploration.by_width``
+  keeps the best design of each width;
 * lanes — one lane count for all linear stages (their compute and their weight bytes both grow
   with ``n x k``, so one count balances them all); then each streamed stage is trimmed to the
   fewest lanes that keep it as fast as its own weight stream, attention is sized to its KV stream
@@ -30,13 +29,12 @@ Pareto front over (decode tokens/s up, resource share down, power down).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 from typing import Any
 
 from ..errors import UserError
 from ..perf.model import (
-    BACKEND_STREAM_WIDTH,
     Design,
     MemoryModel,
     Operating,
@@ -48,6 +46,7 @@ from ..perf.model import (
     place,
     predict_stage_cycles,
     resources,
+    width_generated,
 )
 from ..perf.workload import Scheme, Stage
 from ..targets import Target
@@ -57,7 +56,7 @@ LINEAR_LANES = tuple(2**i for i in range(3, 15))  # 8 .. 16384 MACs per cycle
 ATTN_MAX_LANES = 4096
 SHARES = (0.0, 0.5, 1.0)
 TILES = (8, 32, 128)  # prefill tokens per pass (weights are read once per pass)
-STREAM_WIDTHS = (1, 4, 8, 16, 32, 64)  # elements per stream beat (the backends emit 1 today)
+STREAM_WIDTHS = (1, 4, 8, 16, 32, 64)  # elements per stream beat
 
 
 @dataclass
@@ -81,7 +80,7 @@ class Point:
             "fraction_of_roofline": round(p.fraction_of_roofline, 4),
             "resource_share": round(self.resource_share, 4), "channels": d.channels,
             "replicate": d.replicate, "engines": self.engines, "kv_onchip": d.kv_onchip,
-            "stream_width": d.stream_width, "generated_by_backends": d.stream_width == BACKEND_STREAM_WIDTH,
+            "stream_width": d.stream_width, "generated_by_backends": width_generated(d.stream_width),
             "linear_lanes": self.linear_lanes, "attention_lanes": self.attention_lanes,
             "dsp": p.resources["dsp"], "bram18": p.resources["bram18"], "uram": p.resources["uram"],
             "lut": p.resources["lut"],
@@ -138,8 +137,10 @@ def size_lanes(stages: list[Stage], scheme: Scheme, mem: MemoryModel, lin: int,
 
 
 def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating | None = None,
-            objective: str = "throughput", eta: float | None = None) -> Exploration:
-    """Search the space for ``stages`` on ``target``; raise :class:`UserError` if nothing fits."""
+            objective: str = "throughput", eta: float | None = None,
+            widths: tuple[int, ...] = STREAM_WIDTHS) -> Exploration:
+    """Search the space for ``stages`` on ``target`` (stream widths ``widths``); raise
+    :class:`UserError` if nothing fits."""
     import time
 
     if objective not in OBJECTIVES:
@@ -167,7 +168,7 @@ def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating |
             mem = MemoryModel.of(target, ch, eta)
             for onchip, kv_on, reasons in {repr(v[:2]): v for v in placements.values()}.values():
                 all_on = all(onchip.get(s.name, 0) == s.count for s in stages if s.layered and s.weight_elems)
-                for engines, width in product(engine_counts(layers) if all_on else (1,), STREAM_WIDTHS):
+                for engines, width in product(engine_counts(layers) if all_on else (1,), widths):
                     for lin in useful_linear_lanes(stages, width):
                         lanes = size_lanes(stages, scheme, mem, lin, onchip, kv_on, op.decode_context, width)
                         d = Design(lanes, onchip, ch, engines > 1, engines, kv_on, list(reasons), tile, width)
@@ -184,15 +185,53 @@ def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating |
         )
     key = ((lambda p: (p.perf.decode_tps, -p.perf.power_w)) if objective == "throughput"
            else (lambda p: (-p.perf.ttft_s, p.perf.decode_tps)))
+    by_width = _best_by(points, key, lambda p: p.design.stream_width)
+    # per-stage lanes: refine the best design of each width, then take the best of those
+    for w, p in by_width.items():
+        by_width[w] = refine_lanes(stages, scheme, target, op, eta, p, key)
+        points.append(by_width[w])
     best = max(points, key=key)
     front = pareto_front(points)
     by_engines = _best_by(points, key, lambda p: p.engines)
-    by_width = _best_by(points, key, lambda p: p.design.stream_width)
     # full detail (batch curve) only for the points shown
     for p in {id(p): p for p in front + [best, *by_width.values()]}.values():
         p.perf = evaluate(stages, p.design, scheme, target, op, eta)
     return Exploration(best, front, evaluated, len(points), objective, time.perf_counter() - t0,
                        by_engines=by_engines, by_width=by_width)
+
+
+def refine_lanes(stages: list[Stage], scheme: Scheme, target: Target, op: Operating, eta: float | None,
+                 point: Point, key) -> Point:
+    """Give single stages more lanes while that improves ``key`` and the design fits.
+
+    The grid gives every linear stage one lane count; stages differ in size (GPT-2's fused Q/K/V
+    has 3x the rows of the output projection, the LM head 50x), so a stage whose lane groups are
+    not full, or whose attention is the longest stage, gains from lanes others would waste. Each
+    round tries doubling each linear and attention stage's lanes (a linear's counted as the lanes
+    its split can use, :func:`effective_lanes`) and keeps the best move that fits the budget.
+    """
+    budget = target.budget()
+    kv_bytes = kv_cache_bytes(stages, scheme, op.max_context)
+    best = point
+    while True:
+        d, moves = best.design, []
+        for s in stages:
+            if s.kind not in ("linear", "attention"):
+                continue
+            cur = d.lanes.get(s.name, 1)
+            new = effective_lanes(s, 2 * cur, d.stream_width) if s.kind == "linear" else min(2 * cur, ATTN_MAX_LANES)
+            if new <= cur:
+                continue
+            nd = replace(d, lanes={**d.lanes, s.name: new})
+            res = resources(stages, nd, scheme, target, min(op.prompt, nd.prefill_tile), op.max_context, kv_bytes)
+            if not all(res[k] <= budget[k] for k in res):
+                continue
+            perf = evaluate(stages, nd, scheme, target, op, eta, detail=False)
+            moves.append(Point(nd, perf, best.linear_lanes, nd.lanes.get(_attn_name(stages), 0), best.engines))
+        better = [m for m in moves if key(m) > key(best)]
+        if not better:
+            return best
+        best = max(better, key=key)
 
 
 def _best_by(points: list[Point], key, group) -> dict[int, Point]:

@@ -325,11 +325,7 @@ def stages_from_graph(graph: "Graph") -> list[Stage]:
     for node in graph.topo_nodes():
         if node.op == "route":
             continue
-        s = _stage_of_node(node, graph)
-        key = node.name
-        if node.layer is not None:
-            key = re.sub(rf"(^|_){node.layer}(_|$)", r"\1N\2", node.name, count=1)
-        groups.setdefault(key, []).append(s)
+        groups.setdefault(stage_key(node), []).append(_stage_of_node(node, graph))
     stages: list[Stage] = []
     for key, members in groups.items():
         first = replace(members[0], name=key)
@@ -338,6 +334,14 @@ def stages_from_graph(graph: "Graph") -> list[Stage]:
         else:
             stages += members
     return stages
+
+
+def stage_key(node: Any) -> str:
+    """The stage name of ``node`` in :func:`stages_from_graph`: its name with the layer index
+    replaced by ``N`` (``h_3_attn`` -> ``h_N_attn``), so the nodes of identical layers share it."""
+    if node.layer is None:
+        return node.name
+    return re.sub(rf"(^|_){node.layer}(_|$)", r"\1N\2", node.name, count=1)
 
 
 def stage_of_node(node: Any, graph: "Graph") -> Stage:

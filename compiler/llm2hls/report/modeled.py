@@ -2,9 +2,11 @@
 against the board's budget, weight placement, accuracy; as report.json fields, markdown and a
 self-contained HTML page (plots embedded as base64 PNG).
 
-The figures come from the analytical model (docs/performance.md) applied to the project's own IR
-(``perf.stages_from_graph``) at the project's scheme; the design is the exploration's best on the
-chosen board. Nothing here is a synthesis or hardware measurement.
+The figures come from the analytical model (docs/performance.md) applied to the design that was
+generated into the project (:func:`project_design`: lanes and stream width from ir.json, weight
+and KV placement and block engine from the emitted files), at the project's scheme. When the
+project was compiled with ``--design``, the design file's own (explored) figures are shown beside
+them, with what the backends did not realize. Nothing here is a synthesis or hardware measurement.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import base64
 import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..dse.design_file import parse_sp
 from ..ir.graph import Graph
 
 DEFAULT_TARGET = "U280"
@@ -35,46 +39,175 @@ def scheme_of(quant: dict[str, Any]):
                   group_size=quant.get("group_size") or None)
 
 
-def model_project(graph: Graph, quant: dict[str, Any], target_name: str = DEFAULT_TARGET):
-    """Explore designs of ``graph`` on the board; returns ``(exploration, target, scheme, operating)``.
+@dataclass
+class ProjectModel:
+    """The generated design of a project, as the performance model sees it, and its figures."""
 
-    The operating point is a prompt of the compiled sequence length followed by as many tokens.
+    stages: list[Any]
+    design: Any  # perf.model.Design
+    perf: Any  # perf.model.Performance
+    target: Any
+    scheme: Any
+    op: Any
+    facts: list[str]  # where each design variable was read from
+    saved: dict[str, Any] | None  # graph.meta['design']: the design file it was compiled with
+    connectivity: list[dict[str, str]]  # host/link.cfg sp= lines: off-chip argument -> memory bank
+
+
+def project_design(project: Path, graph: Graph, report: dict[str, Any]):
+    """``(stages, Design, facts)`` of what ``llm2hls compile`` generated into ``project``.
+
+    Read from the project, not explored: lanes of each linear = its IR node's ``lanes``; attention
+    takes one key per cycle with the head dimension unrolled (templates/hls/ops/attention.j2:
+    ``head_dim`` MACs); every other stage one beat per cycle (lanes = its output beat); stream width =
+    ``graph.meta['stream_width']`` (the model gives each stream ``gcd(W, row)`` per beat); weights off
+    chip = those stored as ``weights/*.bin`` (m_axi arguments); KV caches = report.json's
+    ``decode`` section; one reused block engine when only layer 0's stages were emitted; each
+    off-chip array is one m_axi port, so a weight stream gets one channel's bandwidth; weights
+    are read once per token in prefill (the stage loops run per token).
     """
-    from ..dse import explore
-    from ..perf import Operating, stages_from_graph
+    from ..passes.beats import beat_of
+    from ..perf.model import Design
+    from ..perf.workload import stage_key, stages_from_graph
+
+    stages = stages_from_graph(graph)
+    width = int(graph.meta.get("stream_width", 1))
+    off_files = {f.name[: -len("_q_weight.bin")] for f in (project / "weights").glob("*_q_weight.bin")}
+    groups: dict[str, list[Any]] = {}
+    for node in graph.topo_nodes():
+        if node.op != "route":
+            groups.setdefault(stage_key(node), []).append(node)
+    engine = _is_engine(project, graph)
+    lanes, onchip = {}, {}
+    for s in stages:
+        nodes = groups.get(s.name) or [graph.nodes[s.name]]
+        n0 = nodes[0]
+        if s.kind == "linear":
+            lanes[s.name] = max(n.lanes for n in nodes)
+        elif s.kind == "attention":  # the HLS stage takes one key per cycle, its head dim unrolled
+            lanes[s.name] = s.head_dim
+        else:
+            lanes[s.name] = beat_of(width, graph.tensors[n0.outputs[0]].type.shape)
+        off = sum(1 for n in nodes if n.name in off_files) if not engine or s.count == 1 else (
+            s.count if n0.name in off_files else 0)
+        onchip[s.name] = s.count - off
+    caches = (report.get("decode") or {}).get("kv_caches") or []
+    kv_on = all(c["placement"] == "onchip" for c in caches)
+    layers = max((s.count for s in stages if s.layered), default=1)
+    d = Design(lanes, onchip, channels=1, replicate=not engine, engines=1 if engine else layers,
+               kv_onchip=kv_on, prefill_tile=1, stream_width=width)
+    n_off = sum(s.count - onchip[s.name] for s in stages)
+    facts = [
+        f"stream width {width} (ir.json); a stream of rows of C elements carries gcd({width}, C) per beat",
+        "lanes: each linear stage's IR lanes; attention one key per cycle with its head dimension "
+        "unrolled (head_dim MACs); other stages one beat per cycle",
+        f"{'one reused block engine' if engine else 'spatial: one copy of every stage per layer'}",
+        f"{n_off} weight matrices (layer copies) off chip (weights/*.bin, one m_axi port per file: a "
+        "weight stream reads at one channel's bandwidth)",
+        f"KV cache {'on chip' if kv_on else 'off chip'}"
+        + (f" ({len(caches)} cache(s), report.json)" if caches else " (no decode caches in this project)"),
+        "prefill reads every weight once per token (tile 1)",
+    ]
+    return stages, d, facts
+
+
+def stored_weight_bits(graph: Graph, project: Path) -> int:
+    """Bits per weight in the project's off-chip linear weight files: raw values in the smallest C
+    integer that holds them (8, 16, 32 or 64 bits, ``ops.qcommon.storage_ctype``), or 0 if none is
+    off chip. (An off-chip embedding table is read one row per token: its bytes do not matter.)"""
+    names = {f.name[: -len("_q_weight.bin")] for f in (project / "weights").glob("*_q_weight.bin")}
+    widths = [n.attrs["param_types"]["q_weight"]["width"] for n in graph.nodes.values()
+              if n.name in names and n.op == "linear"]
+    return max((next(b for b in (8, 16, 32, 64) if w <= b) for w in widths), default=0)
+
+
+def _is_engine(project: Path, graph: Graph) -> bool:
+    """A block-engine project emits parameters for layer 0's stages only (stacked per layer)."""
+    later = [n.name for n in graph.nodes.values() if n.layer and any(k.startswith("q_") for k in n.params)]
+    first = [n.name for n in graph.nodes.values() if n.layer == 0 and any(k.startswith("q_") for k in n.params)]
+    emitted = lambda name: (project / "weights" / f"{name}.h").exists()  # noqa: E731
+    return bool(later) and any(map(emitted, first)) and not any(map(emitted, later))
+
+
+def model_project(project: Path, graph: Graph, report: dict[str, Any],
+                  target_name: str = DEFAULT_TARGET) -> ProjectModel:
+    """Model the design generated into ``project`` (:func:`project_design`) on a board.
+
+    The operating point is the design file's when the project was compiled with one and it fits
+    the compiled window, else a prompt of the compiled sequence length followed by as many tokens.
+    """
+    from ..perf import Operating
+    from ..perf.model import evaluate
     from ..targets import get_target
 
     target = get_target(target_name)
-    scheme = scheme_of(quant)
+    scheme = scheme_of(report.get("quant", {}))
     tokens = int(graph.tensors[graph.inputs[0]].type.shape[0])
-    op = Operating(prompt=tokens, generate=tokens)
-    return explore(stages_from_graph(graph), scheme, target, op), target, scheme, op
+    saved = graph.meta.get("design")
+    o = (saved or {}).get("operating") or {}
+    fits = o and o["prompt"] + o["generate"] <= tokens
+    op = Operating(o["prompt"], o["generate"]) if fits else Operating(prompt=tokens, generate=tokens)
+    stages, design, facts = project_design(project, graph, report)
+    # off-chip weights are stored raw in a whole C integer (weights/*.bin): a 4-bit weight moves
+    # as one byte, so the streams carry stored/quantized times the bytes the scheme counts
+    stored = stored_weight_bits(graph, project)
+    ratio = stored / scheme.weight_bits if stored > scheme.weight_bits else 1.0
+    eta = target.memory.burst_efficiency / ratio
+    if ratio > 1:
+        facts.append(f"off-chip {scheme.weight_bits}-bit linear weights are stored one per {stored}-bit integer, "
+                     f"so each weight stream moves {ratio:g}x the bytes: modeled as burst efficiency "
+                     f"{target.memory.burst_efficiency:g} / {ratio:g} = {eta:.3f} (the KV streams too: a small over-count)")
+    perf = evaluate(stages, design, scheme, target, op, eta)
+    link = project / "host" / "link.cfg"
+    sp = parse_sp(link.read_text()) if link.exists() else []
+    return ProjectModel(stages, design, perf, target, scheme, op, facts, saved, sp)
 
 
-def performance_json(ex, target, scheme, op) -> dict[str, Any]:
-    """report.json's ``performance`` section: the best design's figures and why."""
-    from ..perf.model import BACKEND_STREAM_WIDTH, WIDTH_NOTE
-
-    p, d = ex.best.perf, ex.best.design
+def performance_json(m: ProjectModel) -> dict[str, Any]:
+    """report.json's ``performance`` section: the generated design's modeled figures and why."""
+    p, d, target = m.perf, m.design, m.target
     budget = target.budget()
+    linear = [d.lanes[s.name] for s in m.stages if s.kind == "linear"]
     return {
-        "target": target.name, "part": target.part, "clock_mhz": target.clock_mhz, "scheme": scheme.name,
-        "operating": {"prompt": op.prompt, "generate": op.generate, "decode_context": op.decode_context},
+        "target": target.name, "part": target.part, "clock_mhz": target.clock_mhz, "scheme": m.scheme.name,
+        "operating": {"prompt": m.op.prompt, "generate": m.op.generate, "decode_context": m.op.decode_context},
         "decode_tps": p.decode_tps, "ttft_ms": p.ttft_s * 1e3, "power_w": p.power_w, "tokens_per_j": p.tokens_per_j,
         "roofline_tps": p.roofline_tps, "fraction_of_roofline": p.fraction_of_roofline,
         "offchip_bytes_per_token": p.offchip_bytes_per_token,
-        "engines": ex.best.engines, "channels": d.channels, "linear_lanes": ex.best.linear_lanes,
-        "stream_width": d.stream_width, "stream_width_note": WIDTH_NOTE,
-        "best_at_backend_width": {k: v for k, v in ex.by_width[BACKEND_STREAM_WIDTH].summary().items()
-                                  if k in ("decode_tps", "fraction_of_roofline", "resource_share")}
-        if BACKEND_STREAM_WIDTH in ex.by_width else None,
+        "engines": 1 if not d.replicate else d.engines, "channels": d.channels,
+        "linear_lanes": max(linear, default=0), "stream_width": d.stream_width,
+        "modeled_from": m.facts,
+        "design_file": _design_file_json(m.saved),
+        "connectivity": m.connectivity,
         "resources": {k: {"used": p.resources[k], "budget": budget[k], "device": getattr(target, k)}
                       for k in p.resources},
-        "fits": p.fits, "placement": list(d.reasons),
+        "fits": p.fits, "placement": list(d.reasons) or _placement_lines(m),
         "stages_decode": [{"stage": s.name, "count": s.count, "cycles": s.total, "bound": s.bound}
                           for s in sorted(p.stages_decode, key=lambda s: -s.total)],
-        "designs_evaluated": ex.evaluated,
     }
+
+
+def _placement_lines(m: ProjectModel) -> list[str]:
+    """What went where in the generated project, and why."""
+    why = ("the design file placed it" if m.saved else
+           "above the HLS backend's off-chip threshold (65,536 elements)")
+    out = []
+    for s in m.stages:
+        size = s.weight_bytes(m.scheme) * s.count
+        if not size or s.kind not in ("linear", "embedding"):
+            continue
+        on = m.design.onchip.get(s.name, 0)
+        where = "on chip" if on == s.count else "off chip (m_axi)" if on == 0 else f"{on}/{s.count} copies on chip"
+        out.append(f"{s.name}: {size / 1e6:.2f} MB {where}" + ("" if on == s.count else f" ({why})"))
+    out.append(f"KV cache: {'on chip' if m.design.kv_onchip else 'off chip (m_axi)'}")
+    return out
+
+
+def _design_file_json(saved: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not saved:
+        return None
+    keep = ("file", "model", "target", "scheme", "stream_width", "engines", "channels", "kv_onchip", "notes")
+    return {**{k: saved.get(k) for k in keep}, "figures": saved.get("figures")}
 
 
 def markdown_sections(report: dict[str, Any], plots: dict[str, str] | None = None) -> list[str]:
@@ -85,7 +218,8 @@ def markdown_sections(report: dict[str, Any], plots: dict[str, str] | None = Non
         f = perf["target"]
         lines += [
             "", f"## Modeled on {f} ({perf['part']}, {perf['clock_mhz']:.0f} MHz, {perf['scheme']})", "",
-            "Analytical model (docs/performance.md), not a synthesis result. Operating point: prompt "
+            "Analytical model (docs/performance.md) of the design generated into this project, not a "
+            "synthesis result or a measurement. Operating point: prompt "
             f"{perf['operating']['prompt']} tokens, then {perf['operating']['generate']} generated.", "",
             "| | |", "|---|---|",
             f"| decode (batch 1) | {perf['decode_tps']:,.1f} tokens/s |",
@@ -95,14 +229,18 @@ def markdown_sections(report: dict[str, Any], plots: dict[str, str] | None = Non
             f"| fraction of the roofline | {100 * perf['fraction_of_roofline']:.1f} % |",
             f"| power, energy | {perf['power_w']:.1f} W, {perf['tokens_per_j']:.2f} tokens/J |",
             f"| block engines | {perf['engines']} ({'one reused engine' if perf['engines'] == 1 else 'replicated'}),"
-            f" {perf['channels']} memory channels, {perf['linear_lanes']} linear lanes |",
+            f" {perf['linear_lanes']} linear lanes (widest) |",
+            f"| stream width | {perf['stream_width']} element(s) per beat |",
         ]
-        if "stream_width" in perf:
-            lines.append(f"| stream width | {perf['stream_width']} element(s) per beat ({perf['stream_width_note']}) |")
-            w1 = perf.get("best_at_backend_width")
-            if w1 and perf["stream_width"] != 1:
-                lines.append(f"| best at 1 element per beat | {w1['decode_tps']:,.1f} tokens/s, "
-                             f"{100 * w1['fraction_of_roofline']:.1f} % of the roofline |")
+        saved = perf.get("design_file")
+        if saved:
+            fig = saved["figures"] or {}
+            lines.append(f"| design file `{saved['file']}` (explored for {saved['model']} on {saved['target']}) | "
+                         f"{fig.get('decode_tps', 0):,.1f} tokens/s, {100 * fig.get('fraction_of_roofline', 0):.1f} % "
+                         f"of the roofline, weight streams over {saved['channels']} channel(s) |")
+        lines += ["", "Modeled from the project:", ""] + [f"- {x}" for x in perf.get("modeled_from", [])]
+        if saved and saved.get("notes"):
+            lines += ["", "Not realized of the design file:", ""] + [f"- {x}" for x in saved["notes"]]
         lines += _image(plots, "roofline")
         lines += ["", "### Per-stage decode time", "", "| stage | copies | cycles | bound |", "|---|---|---|---|"]
         lines += [f"| {s['stage']} | {s['count']} | {s['cycles']:,} | {s['bound']} |" for s in perf["stages_decode"]]
@@ -114,6 +252,10 @@ def markdown_sections(report: dict[str, Any], plots: dict[str, str] | None = Non
             lines.append(f"| {k.upper()} | {r['used']:,} | {r['budget']:,} | {r['device']:,} | {share} |")
         lines += _image(plots, "resources")
         lines += ["", "### Weight placement", ""] + [f"- {r}" for r in perf["placement"]]
+        if perf.get("connectivity"):
+            lines += ["", "Memory channels (host/link.cfg; one m_axi port per argument, spread round-robin "
+                      "over the design's channels so concurrent streams use distinct ones):", ""]
+            lines += [f"- `{c['arg']}` -> {c['bank']}" for c in perf["connectivity"]]
         mem = report.get("memory")
         if mem:
             lines.append(f"- in this HLS project: {mem['onchip_param_bytes']:,} bytes on chip, "
