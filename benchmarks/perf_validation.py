@@ -1,20 +1,27 @@
 """Performance model vs RTL simulation: tiny GPT-2 and Llama, prefill and decode, weights on chip
-and off chip (bench memory model at a low bandwidth), a few lane settings.
+and off chip (bench memory model at a low bandwidth), a few lane settings, stream widths
+W = 1, 2, 4, 8 (``compile_model(..., stream_width=W)``: every stream carries gcd(W, row) elements
+per beat).
 
-    python benchmarks/perf_validation.py   ->  benchmarks/results/perf_validation.{json,md}
+    python benchmarks/perf_validation.py [--jobs 2]  ->  benchmarks/results/perf_validation.{json,md}
 
 Every row: predicted cycles (perf.validate.predict: the per-stage model composed over the graph)
-vs simulated cycles (Icarus, first input to last output, outputs bit-exact).
+vs simulated cycles (Icarus, first input to last output, outputs bit-exact). Lanes "wide": every
+linear gets ``n x W`` lanes, i.e. all its output channels and one input beat per cycle (the
+outputs x inputs split of perf.model.linear_lanes_split), so the streams, not the MACs, set the
+pace.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +45,20 @@ TOKENS = 4
 MEMORY = MemoryModel(channels=1, bytes_per_cycle_per_channel=1.0, eta=1.0, latency_cycles=40)
 
 
-def rows_for(name: str, lanes: int, work: Path) -> list[dict]:
-    g0 = compile_model(MODELS[name](), work / f"{name}_l{lanes}", seq_len=TOKENS, lanes=lanes,
-                       csim=False, name=name).graph
+# (model, lanes, stream widths): lanes 4 and 2 are MAC-bound linears (as before), "wide" ones
+# are stream-bound; each at every width of the issue's table
+CONFIGS = [("gpt2", 4, (1, 2, 4, 8)), ("gpt2", 2, (1, 4)), ("llama", 4, (1, 2, 4, 8)),
+           ("gpt2", "wide", (1, 2, 4, 8)), ("llama", "wide", (2, 8))]
+
+
+def rows_for(name: str, lanes: int | str, width: int, work: Path) -> list[dict]:
+    tag = f"{name}_l{lanes}_w{width}"
+    g0 = compile_model(MODELS[name](), work / tag, seq_len=TOKENS, lanes=4 if lanes == "wide" else lanes,
+                       csim=False, name=name, stream_width=width).graph
+    if lanes == "wide":
+        for n in g0.nodes.values():
+            if n.op == "linear":
+                n.lanes = int(n.param("q_weight").shape[0]) * width
     prompt = {g0.inputs[0]: np.random.default_rng(0).integers(0, 50, size=TOKENS)}
     out = []
     for offchip in (False, True):
@@ -52,35 +70,49 @@ def rows_for(name: str, lanes: int, work: Path) -> list[dict]:
         for phase, graph, tokens, ctx, inputs, golden in cases:
             t = time.time()
             p = predict(graph, MEMORY, tokens, ctx)
-            m = measure(graph, MEMORY, work / f"{name}_{lanes}_{offchip}_{phase}", inputs, golden)
-            out.append({"model": name, "lanes": lanes, "weights": "off-chip" if offchip else "on-chip",
+            m = measure(graph, MEMORY, work / f"{tag}_{offchip}_{phase}", inputs, golden)
+            out.append({"model": name, "lanes": lanes, "width": width,
+                        "weights": "off-chip" if offchip else "on-chip",
                         "phase": phase, "tokens": tokens, "context": ctx, "predicted": p["cycles"],
-                        "simulated": m["cycles"], "ratio": p["cycles"] / m["cycles"], "bound": p["bound"],
+                        "simulated": m["cycles"], "ratio": p["cycles"] / m["cycles"] if m["cycles"] else None,
+                        "bound": p["bound"],
                         "bit_exact": m["passed"], "seconds": round(time.time() - t, 1)})
             print(out[-1], flush=True)
     return out
 
 
 def main() -> None:
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, lanes in (("gpt2", 4), ("gpt2", 2), ("llama", 4)):
-            rows += rows_for(name, lanes, Path(tmp))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=1, help="configurations simulated in parallel")
+    args = ap.parse_args()
+    jobs = [(name, lanes, w) for name, lanes, widths in CONFIGS for w in widths]
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
+        parts = pool.map(rows_for, *zip(*[(n, ln, w, Path(tmp)) for n, ln, w in jobs]))
+        rows = [r for part in parts for r in part]
+    write_results(rows, round(time.time() - t0))
+
+
+def write_results(rows: list[dict], seconds: int) -> None:
+    """``benchmarks/results/perf_validation.{json,md}`` from the rows."""
     doc = {"command": "python benchmarks/perf_validation.py", "machine": f"{platform.node()} "
            f"{os.cpu_count()} cores, Python {platform.python_version()}", "memory": MEMORY.__dict__,
-           "rows": rows, "max_abs_error": max(abs(r["ratio"] - 1) for r in rows)}
+           "rows": rows, "max_abs_error": max(abs(r["ratio"] - 1) if r["ratio"] else 1.0 for r in rows),
+           "all_bit_exact": all(r["bit_exact"] for r in rows), "seconds": seconds}
     res = ROOT / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)
     (res / "perf_validation.json").write_text(json.dumps(doc, indent=1) + "\n")
-    lines = ["| model | lanes | weights | phase | predicted | simulated | ratio | bound | bit-exact |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['lanes']} | {r['weights']} | {r['phase']} | {r['predicted']:,} | "
-              f"{r['simulated']:,} | {r['ratio']:.3f} | {r['bound']} | {r['bit_exact']} |" for r in rows]
+    lines = ["| model | lanes | W | weights | phase | predicted | simulated | ratio | bound | bit-exact |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['lanes']} | {r['width']} | {r['weights']} | {r['phase']} | "
+              f"{r['predicted']:,} | {r['simulated'] or 0:,} | {r['ratio'] or 0:.3f} | {r['bound']} | {r['bit_exact']} |"
+              for r in rows]
     (res / "perf_validation.md").write_text(
         f"# Performance model vs RTL cycles\n\n`{doc['command']}` on {doc['machine']}; memory "
         f"{MEMORY.channels} channel, {MEMORY.bytes_per_cycle_per_channel} B/cycle, latency "
-        f"{MEMORY.latency_cycles} cycles (bench memory model). Max |error| "
-        f"{doc['max_abs_error']:.1%}.\n\n" + "\n".join(lines) + "\n")
+        f"{MEMORY.latency_cycles} cycles (bench memory model); {len(rows)} cases, all outputs "
+        f"bit-exact: {doc['all_bit_exact']}; max |error| {doc['max_abs_error']:.1%}; "
+        f"{doc['seconds']} s.\n\n" + "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

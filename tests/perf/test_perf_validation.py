@@ -63,3 +63,38 @@ def test_llama_decode_step_matches_rtl(tmp_path: Path, tiny_llama_graph, offchip
     assert m["passed"] and m["mismatches"] == 0
     assert p["bound"] == ("memory" if offchip else "compute")
     assert abs(p["cycles"] / m["cycles"] - 1) <= 0.10, (p, m)
+
+
+def test_stream_beats_in_the_model() -> None:
+    """Rows of ``e`` elements travel ``gcd(W, e)`` per beat (passes/beats.py): a 50-logit row at
+    W = 8 takes 25 beats, not 7; lanes beyond a linear's outputs take at most one input beat."""
+    from llm2hls.perf.model import linear_lanes_split, row_beats, token_cycles
+    from llm2hls.perf.workload import Stage
+
+    assert row_beats(8, 50) == 25 and row_beats(8, 32) == 4 and row_beats(1, 50) == 50
+    head = Stage("lm_head", "linear", n=50, k=32)
+    assert linear_lanes_split(head, 50 * 8, 8) == (50, 8)
+    assert linear_lanes_split(head, 50 * 8, 2) == (50, 2)
+    assert linear_lanes_split(Stage("fc", "linear", n=50, k=12), 50 * 8, 8) == (50, 4)  # gcd(8, 12)
+    interval, _ = token_cycles(head, 50 * 8, 1, 8)
+    assert interval == max(32 // 8 + 3, 25)  # writing 25 beats of logits is the bottleneck
+
+
+@pytest.mark.parametrize("width", [4])
+def test_wide_stream_decode_step_matches_rtl(tmp_path: Path, tiny_llama_graph, width: int) -> None:
+    """W = 4 with every linear at all its outputs x one input beat: the streams, not the MACs,
+    set the pace (the step takes ~650 cycles instead of ~3,000 at lanes 4, W = 1)."""
+    from llm2hls.passes.beats import assign_beats
+
+    g = assign_beats(tiny_llama_graph, width)[0]
+    for n in g.nodes.values():
+        if n.op == "linear":
+            n.lanes = width * int(n.param("q_weight").shape[0])
+    prompt = {g.inputs[0]: np.array([3, 41])}
+    step = load_kv_cache(decode_step(g, 1), g, prompt)
+    mem = MemoryModel(channels=1, bytes_per_cycle_per_channel=1.0, eta=1.0, latency_cycles=40)
+    m = measure(step, mem, tmp_path, [{g.inputs[0]: prompt[g.inputs[0]][1:]}], step_golden(g, prompt, 1))
+    p = predict(step, mem, 1, 1)
+    assert m["passed"] and m["mismatches"] == 0
+    assert abs(p["cycles"] / m["cycles"] - 1) <= 0.10, (p, m)
+    assert m["cycles"] < 1000

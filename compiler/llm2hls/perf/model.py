@@ -1,13 +1,13 @@
 """Analytical performance model of a streaming-dataflow transformer accelerator on one board.
 
-One model, validated against RTL cycles at stream width 1 (``perf/validate.py``). Per stage
-(:func:`predict_stage_cycles`): compute cycles from the stage's token schedule
-(:func:`token_cycles`): streams carry ``width`` elements per beat (``Design.stream_width``), so a
-stage's input-load and output-write terms take ``ceil(elements / width)`` beats, while its lanes
-set the MAC rate; memory cycles from the off-chip bytes it reads divided by the bytes per cycle
-the :class:`MemoryModel` gives it, and ``cycles = max(compute, memory)``: weights are streamed in
-long sequential bursts that overlap with the arithmetic. Both backends emit ``width = 1`` today
-(:data:`BACKEND_STREAM_WIDTH`); figures at a larger width are for a design they do not generate.
+One model, validated against RTL cycles at stream widths 1, 2, 4 and 8 (``perf/validate.py``,
+benchmarks/perf_validation.py). Per stage (:func:`predict_stage_cycles`): compute cycles from the
+stage's token schedule (:func:`token_cycles`): a stream of rows of ``e`` elements carries
+``gcd(width, e)`` of them per beat (``Design.stream_width``, passes/beats.py), so a stage's
+input-load and output-write terms take :func:`row_beats` cycles, while its lanes set the MAC rate;
+memory cycles from the off-chip bytes it reads divided by the bytes per cycle the
+:class:`MemoryModel` gives it, and ``cycles = max(compute, memory)``: weights are streamed in long
+sequential bursts that overlap with the arithmetic.
 
 Per design (:func:`evaluate`):
 
@@ -40,9 +40,16 @@ LUT_PER_STAGE = 1500  # control, stream adapters
 LUT_PER_CHANNEL = 3000  # one m_axi adapter + burst engine
 FF_PER_LUT = 1.5
 BURST_BYTES = 4096  # one sequential m_axi burst train per channel
-BACKEND_STREAM_WIDTH = 1  # elements per stream beat the HLS and RTL backends generate today
-WIDTH_NOTE = (f"the HLS and RTL backends emit {BACKEND_STREAM_WIDTH} element per stream beat today; "
-              "figures of a wider design are for a design they do not yet generate")
+BACKEND_STREAM_WIDTH = 1  # the one-element-per-beat design, reported beside the best of any width
+WIDTH_NOTE = ("a stream of rows of e elements carries gcd(W, e) of them per beat; both backends "
+              "generate every power-of-two W (HLS: csim bit-exact; RTL: bit-exact, cycles checked "
+              "against this model at W = 1, 2, 4, 8, benchmarks/results/perf_validation.md)")
+
+
+def width_generated(width: int) -> bool:
+    """Whether the backends build a design of stream width ``width`` (any power of two,
+    ``--stream-width``; passes/beats.py)."""
+    return width >= 1 and width & (width - 1) == 0
 STREAM_FIFO_BEATS = 2  # default FIFO depth between stages (passes/fifo.py), in beats
 STREAMS_PER_STAGE = 2  # one input and one output stream per stage (a residual add has two inputs)
 
@@ -149,27 +156,41 @@ HEAD_STEPS = 51  # attention: init, exp drain, PR+1 = 47-step division and outpu
 STREAM_DEPTH = 3  # a pointwise stage's registers between its input and output
 
 
+def stream_beat(width: int, elems: int) -> int:
+    """Elements per beat of a stream whose rows hold ``elems`` elements at stream width ``width``:
+    ``gcd(width, elems)``, so no beat straddles two rows (the contract of passes/beats.py)."""
+    return math.gcd(max(1, width), elems) if elems > 0 else 1
+
+
+def row_beats(width: int, elems: int) -> int:
+    """Beats (cycles) one row of ``elems`` elements takes on a stream of width ``width``."""
+    return -(-elems // stream_beat(width, elems))
+
+
 def linear_lanes_split(stage: Stage, lanes: int, width: int = 1) -> tuple[int, int]:
     """``(outputs, inputs)`` a linear's MAC array works on per cycle with ``lanes`` lanes.
 
     Lanes go to output channels first (at most ``n``); lanes beyond ``n`` take several inputs of
-    the buffered row per cycle, at most one beat (``width`` elements) of it.
+    the buffered row per cycle: a power of two, at most one input beat (``gcd(width, k)``), as
+    the RTL ``l2h_linear`` and ``passes.parallelize.design_lanes`` build it.
     """
     out = max(1, min(lanes, stage.n))
-    return out, max(1, min(width, lanes // out))
+    per = max(1, min(stream_beat(width, stage.k), lanes // out))
+    return out, 1 << (per.bit_length() - 1)
 
 
 def effective_lanes(stage: Stage, lanes: int, width: int = 1) -> int:
     """The lanes of ``stage`` that can be busy at stream width ``width`` (extra ones would idle):
-    a linear's ``outputs x inputs`` split, ``min(lanes, width)`` for row-wise and pointwise kinds
-    (one beat of ``width`` elements per cycle), all of attention's (they work on buffered rows)."""
+    a linear's ``outputs x inputs`` split, ``min(lanes, beat)`` for row-wise and pointwise kinds
+    (one beat of ``gcd(width, n)`` elements per cycle), all of attention's (they work on buffered
+    rows)."""
     lanes = max(1, lanes)
     if stage.kind == "linear":
         out, inp = linear_lanes_split(stage, lanes, width)
         return out * inp
     if stage.kind == "attention":
         return lanes
-    return min(lanes, max(1, width))
+    return min(lanes, stream_beat(width, stage.n))
 
 
 def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tuple[int, int]:
@@ -177,8 +198,9 @@ def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tup
     token (one token per ``interval`` in a pipeline) and the cycles from the token's last input
     element to its last output element (what the stage adds to a token's latency in a chain).
 
-    Streams carry ``width`` elements per beat, so loading ``e`` input elements or writing ``e``
-    outputs takes ``ceil(e / width)`` cycles; the lanes set the MAC rate. A linear loads the next
+    A stream of rows of ``e`` elements carries ``gcd(width, e)`` of them per beat
+    (:func:`stream_beat`), so loading or writing a row takes :func:`row_beats` cycles; the lanes
+    set the MAC rate. A linear loads the next
     token while it computes, and runs ``ceil(n / outputs)`` lane groups of ``ceil(k / inputs) +
     GROUP_OVERHEAD`` cycles (:func:`linear_lanes_split`), each group's outputs leaving while the
     next computes; attention loads the token's q, k and v rows, then per query head spends
@@ -188,22 +210,23 @@ def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tup
     writes its outputs, while a fork (``k = 0``) passes each beat on as it arrives; an embedding
     writes a whole row after its one id; pointwise kinds take ``n / min(lanes, width)`` cycles.
 
-    ``width = 1`` is the schedule the RTL backend implements, checked against its simulated cycles
-    by ``perf/validate.py``.
+    This is the schedule the RTL backend implements at every stream width, checked against its
+    simulated cycles by ``perf/validate.py`` (W = 1, 2, 4, 8).
     """
     lanes, width = max(1, lanes), max(1, width)
-    beats = lambda elems: -(-elems // width)  # noqa: E731
+    beats = lambda elems: row_beats(width, elems)  # noqa: E731
     if stage.kind == "linear":
         out, inp = linear_lanes_split(stage, lanes, width)
         group = -(-stage.k // inp) + GROUP_OVERHEAD
         busy = -(-stage.n // out) * group
         # the last output leaves after the last group, or after the whole output stream if
         # a group's outputs take longer to write than the next group to compute
-        return max(beats(stage.k), busy, beats(stage.n)), max(busy + beats(out), group + beats(stage.n)) + 2
+        last = -(-out // stream_beat(width, stage.n))
+        return max(beats(stage.k), busy, beats(stage.n)), max(busy + last, group + beats(stage.n)) + 2
     if stage.kind == "attention":
         d, hq = stage.head_dim, stage.heads
-        busy = hq * (-(-2 * d * keys // lanes) + beats(d) + HEAD_STEPS)
-        return beats((hq + 2 * stage.kv_heads) * d) + busy, busy
+        busy = hq * (-(-2 * d * keys // lanes) + -(-d // stream_beat(width, hq * d)) + HEAD_STEPS)
+        return beats(hq * d) + 2 * beats(stage.kv_heads * d) + busy, busy
     rate = effective_lanes(stage, lanes, width)  # one beat per cycle, at most `lanes` elements
     if stage.kind == "layernorm":
         extra = (2 if stage.bias else 1) * -(-stage.n // rate) + NORM_STEPS

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.graph import Graph, Node
-from .model import MemoryModel, predict_stage_cycles, token_cycles
+from .model import MemoryModel, linear_lanes_split, predict_stage_cycles, stream_beat, token_cycles
 from .workload import Scheme, Stage, stage_of_node
 
 
@@ -38,15 +38,17 @@ def graph_scheme(graph: Graph) -> Scheme:
     return Scheme(weight_bits=int(max(bits, default=8)), act_bits=16)
 
 
-def rtl_lanes(graph: Graph, stage: Stage, node_lanes: int) -> int:
-    """MACs per cycle of a node's RTL engine: a linear's lanes; attention has ``head_dim``
-    multipliers for the scores, then ``head_dim`` for the weighted sum (``d`` per cycle); the
-    pointwise kinds stream one element per cycle."""
+def rtl_lanes(graph: Graph, stage: Stage, node_lanes: int, width: int = 1) -> int:
+    """MACs per cycle of a node's RTL engine at stream width ``width``: a linear's lanes (outputs
+    x inputs, :func:`model.linear_lanes_split`); attention has ``head_dim`` multipliers for the
+    scores, then ``head_dim`` for the weighted sum (``d`` per cycle); the pointwise and row-wise
+    kinds take one beat (``gcd(width, n)`` elements) per cycle."""
     if stage.kind == "linear":
-        return max(1, min(node_lanes, stage.n))
+        out, inp = linear_lanes_split(stage, max(1, node_lanes), width)
+        return out * inp
     if stage.kind == "attention":
         return stage.head_dim
-    return 1
+    return stream_beat(width, stage.n)
 
 
 def predict(graph: Graph, memory: MemoryModel, tokens: int, context: int = 0) -> dict[str, Any]:
@@ -58,20 +60,21 @@ def predict(graph: Graph, memory: MemoryModel, tokens: int, context: int = 0) ->
     those stages, i.e. for the design that is simulated."""
     graph = rtl_graph(graph)
     scheme = graph_scheme(graph)
+    width = int(graph.meta.get("stream_width", 1))
     order = list(graph.topo_nodes())
     stages = {n.name: stage_of_node(n, graph) for n in order}
-    lanes = {n.name: rtl_lanes(graph, stages[n.name], n.lanes) for n in order}
+    lanes = {n.name: rtl_lanes(graph, stages[n.name], n.lanes, width) for n in order}
     offchip = {n.name for n in order if n.op == "linear" and n.params["q_weight"].placement == "offchip"}
     per_token_lat, interval, nbytes = {}, {}, {}
     for n in order:
         st, ln = stages[n.name], lanes[n.name]
-        per, lat = token_cycles(st, ln, context + tokens)  # the last token sees the most keys
+        per, lat = token_cycles(st, ln, context + tokens, width)  # the last token sees the most keys
         per_token_lat[n.name] = lat
         if st.kind == "attention":  # average interval over the pass's tokens
-            per = sum(token_cycles(st, ln, context + i + 1)[0] for i in range(tokens)) / tokens
+            per = sum(token_cycles(st, ln, context + i + 1, width)[0] for i in range(tokens)) / tokens
         interval[n.name] = per
         if n.name in offchip:
-            nbytes[n.name] = predict_stage_cycles(st, ln, scheme, _unit(memory), 1).memory
+            nbytes[n.name] = predict_stage_cycles(st, ln, scheme, _unit(memory), 1, width=width).memory
     sources = {n.name: 1.0 if stages[n.name].kind == "embedding" else float(interval[n.name])
                for n in order}  # a source stage first loads its input row (an embedding: one id)
     path = _longest_path(graph, lambda name, start: start + per_token_lat[name], sources)

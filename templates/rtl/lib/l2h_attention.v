@@ -2,14 +2,15 @@
 // grouped-query heads; the Verilog twin of llm2hls.ops.attention.attention_int
 // (docs/numerics-nonlinear.md section 3). Streams: q [S, HQ*D], k and v [S, HK*D], out [S, HQ*D].
 //
-// LOAD reads one token's q row, then its k row, then its v row, and keeps k and v (K/V buffers,
-// one D-wide word per token and kv head). STREAM = 1 (no query attends to a later key): the row
+// LOAD reads one token's q row, then its k row, then its v row (BQ, BK, BV elements per beat,
+// one beat per cycle), and keeps k and v (K/V buffers in row order: token, kv head, channel). STREAM = 1 (no query attends to a later key): the row
 // of that token is computed right away, so K/V fill up as tokens arrive; STREAM = 0: all S
 // tokens are loaded (q too) before the first row. Per row i and query head h (kv head h / (HQ/HK)):
 //   SCORE  1 cycle per key j   s_j = convert(dot(q_i, k_j) * Q_SCALE, SC_SHIFT, score); m = max
 //   EXP    1 cycle per key +1  e_j = exp_table(m - s_j) (0 if masked); sum += e_j; acc += e_j*v_j
 //   DIV    PR+1 cycles         rinv = 2^PR / sum (restoring; 0 when no key is allowed)
-//   OUT    D cycles            y_d = convert(acc_d * rinv, OSHIFT, out)
+//   OUT    D/BO cycles         y_d = convert(acc_d * rinv, OSHIFT, out), BO outputs per beat
+//                              (BO > D: 1 cycle per head; a beat leaves with its last head)
 // D multipliers for the dot product and D for the weighted sum work in parallel.
 // Decode (POS0 > 0): a KV cache of POS0 earlier tokens is preloaded into the K/V buffers from
 // KFILE/VFILE; the stream then carries tokens POS0..S-1 (one for a decode step), which attend
@@ -32,20 +33,22 @@ module l2h_attention #(
     parameter integer SUMW = 24, parameter integer ACW = 40,
     parameter integer PR = 46, parameter integer RB = 31,
     parameter integer OSHIFT = 0, parameter integer OW = 16, parameter integer OS = 1,
-    parameter integer OROUND = 1, parameter integer OOVF = 0
+    parameter integer OROUND = 1, parameter integer OOVF = 0,
+    parameter integer BQ = 1, parameter integer BK = 1, parameter integer BV = 1,  // in beats
+    parameter integer BO = 1                // output beat (divides D, or a multiple of D)
 ) (
     input  wire          clk,
     input  wire          rst,
-    input  wire [QW-1:0] q_data,
+    input  wire [BQ*QW-1:0] q_data,
     input  wire          q_valid,
     output wire          q_ready,
-    input  wire [KW-1:0] k_data,
+    input  wire [BK*KW-1:0] k_data,
     input  wire          k_valid,
     output wire          k_ready,
-    input  wire [VW-1:0] v_data,
+    input  wire [BV*VW-1:0] v_data,
     input  wire          v_valid,
     output wire          v_ready,
-    output reg  [OW-1:0] out_data,
+    output reg  [BO*OW-1:0] out_data,
     output reg           out_valid,
     input  wire          out_ready
 );
@@ -55,29 +58,29 @@ module l2h_attention #(
     localparam integer SB = (S <= 2) ? 1 : $clog2(S);               // token / key index
     localparam integer HB = (HQ <= 2) ? 1 : $clog2(HQ);
     localparam integer DB = (D <= 2) ? 1 : $clog2(D);
-    localparam integer QAB = (QN <= 2) ? 1 : $clog2(QN);
-    localparam integer KAB = (KN <= 2) ? 1 : $clog2(KN);
+    localparam integer QAB = (QN * D <= 2) ? 1 : $clog2(QN * D);   // element addresses
+    localparam integer KAB = (KN * D <= 2) ? 1 : $clog2(KN * D);
+    localparam integer RQ = HQ * D, RK = HK * D;                    // row elements
+    localparam integer PPB = (RQ <= 2) ? 1 : $clog2(RQ) + 1;    // row position
     localparam integer PB = (PR + 1 <= 2) ? 1 : $clog2(PR + 1);
     localparam integer RBB = (RB <= 2) ? 1 : $clog2(RB);
     localparam integer QKW = QW + KW + DB + 1;                      // exact dot product
     localparam integer SCP = QKW + QSB + 1;                         // dot * Q_SCALE
     localparam integer XW = SCW + 1;                                // m - s, unsigned
     localparam integer YW = ACW + RB + 1;                           // acc * rinv
-    localparam integer SLI = S - 1, DLI = D - 1, HQLI = HQ - 1, HKLI = HK - 1, GLI = GRP - 1;
+    localparam integer SLI = S - 1, HQLI = HQ - 1, GLI = GRP - 1;
     localparam [SB-1:0] SLAST = SLI[SB-1:0];
-    localparam [DB-1:0] DLAST = DLI[DB-1:0];
     localparam [HB-1:0] HQLAST = HQLI[HB-1:0];
-    localparam [HB-1:0] HKLAST = HKLI[HB-1:0];
     localparam [HB-1:0] GLAST = GLI[HB-1:0];
     localparam [PB-1:0] PTOP = PR[PB-1:0];
 
-    reg [D*QW-1:0] qbuf [0:QN-1];
-    reg [D*KW-1:0] kbuf [0:KN-1];
-    reg [D*VW-1:0] vbuf [0:KN-1];
+    reg [QW-1:0] qbuf [0:QN*D-1];
+    reg [KW-1:0] kbuf [0:KN*D-1];
+    reg [VW-1:0] vbuf [0:KN*D-1];
     reg signed [SCW-1:0] sbuf [0:S-1];
     reg [S-1:0] abuf;                       // key j allowed for the current row
     generate
-        if (POS0 > 0) begin : g_cache       // K/V rows 0..POS0-1 (word tok*HK + kv head)
+        if (POS0 > 0) begin : g_cache       // K/V rows 0..POS0-1 (one element per word, row order)
             initial $readmemh(KFILE, kbuf);
             initial $readmemh(VFILE, vbuf);
         end
@@ -89,8 +92,9 @@ module l2h_attention #(
     reg [2:0] state;
     reg [1:0] lp;                           // LOAD phase: 0 q, 1 k, 2 v
     reg [SB-1:0] tok, i, j;
-    reg [HB-1:0] hh, h, kvh, gi;
+    reg [HB-1:0] h, kvh, gi;
     reg [DB-1:0] dd;
+    reg [PPB-1:0] pp;                       // LOAD: element position in the row
     reg signed [SCW-1:0] m;
     reg [SUMW-1:0] sum;
     reg signed [ACW-1:0] acc [0:D-1];
@@ -109,27 +113,36 @@ module l2h_attention #(
     assign k_ready = in_k;
     assign v_ready = in_v;
     wire take = (in_q & q_valid) | (in_k & k_valid) | (in_v & v_valid);
-    wire [HB-1:0] hlast = (lp == 2'd0) ? HQLAST : HKLAST;
+    localparam [PPB-1:0] PQ = BQ[PPB-1:0], PK = BK[PPB-1:0], PV = BV[PPB-1:0];
+    localparam [PPB-1:0] RQL = RQ[PPB-1:0], RKL = RK[PPB-1:0];
+    wire [PPB-1:0] pstep = (lp == 2'd0) ? PQ : (lp == 2'd1) ? PK : PV;
+    wire [PPB-1:0] pnext = pp + pstep;
+    wire prow_end = pnext == ((lp == 2'd0) ? RQL : RKL);
     /* verilator lint_off WIDTHTRUNC */
     /* verilator lint_off WIDTHEXPAND */
     // addresses are < QN / KN by construction: computed in 32 bits, the upper bits are zero
-    wire [QAB-1:0] qa_load = (STREAM != 0) ? 32'(hh) : 32'(tok) * HQ + 32'(hh);
-    wire [KAB-1:0] ka_load = 32'(tok) * HK + 32'(hh);
-    wire [QAB-1:0] qa_row = (STREAM != 0) ? 32'(h) : 32'(i) * HQ + 32'(h);
-    wire [KAB-1:0] ka_key = 32'(j) * HK + 32'(kvh);
+    wire [QAB-1:0] qa_load = (STREAM != 0) ? 32'(pp) : 32'(tok) * RQ + 32'(pp);
+    wire [KAB-1:0] ka_load = 32'(tok) * RK + 32'(pp);
+    wire [QAB-1:0] qa_row = (STREAM != 0) ? 32'(h) * D : (32'(i) * HQ + 32'(h)) * D;
+    wire [KAB-1:0] ka_key = (32'(j) * HK + 32'(kvh)) * D;
     /* verilator lint_on WIDTHEXPAND */
     /* verilator lint_on WIDTHTRUNC */
-    wire row_done_load = take & (dd == DLAST) & (hh == hlast) & (lp == 2'd2);
+    wire row_done_load = take & prow_end & (lp == 2'd2);
 
     // ---- SCORE: one key per cycle ------------------------------------------------------
-    wire [D*QW-1:0] qword = qbuf[qa_row];
-    wire [D*KW-1:0] kword = kbuf[ka_key];
+    reg [D*QW-1:0] qword;
+    reg [D*KW-1:0] kword;
+    reg [D*VW-1:0] vword;
     reg signed [QKW-1:0] qk;
     integer t;
     always @* begin
         qk = {QKW{1'b0}};
-        for (t = 0; t < D; t = t + 1)
+        for (t = 0; t < D; t = t + 1) begin
+            qword[t*QW +: QW] = qbuf[qa_row + t[QAB-1:0]];
+            kword[t*KW +: KW] = kbuf[ka_key + t[KAB-1:0]];
+            vword[t*VW +: VW] = vbuf[ka_key + t[KAB-1:0]];
             qk = qk + $signed(qword[t*QW +: QW]) * $signed(kword[t*KW +: KW]);
+        end
     end
     wire signed [SCP-1:0] scaled = qk * $signed({1'b0, Q_SCALE[QSB-1:0]});
     wire [SCW-1:0] s_new;
@@ -169,12 +182,50 @@ module l2h_attention #(
     // ---- DIV and OUT -----------------------------------------------------------------
     wire [SUMW:0] rem2 = {rem[SUMW-1:0], 1'b0} | {{SUMW{1'b0}}, bit_i == PTOP};
     wire rem_ge = rem2 >= {1'b0, sum};
-    wire signed [YW-1:0] yfull = acc[dd] * $signed({1'b0, rinv});
-    wire [OW-1:0] y;
-    l2h_convert #(.IW(YW), .IS(1), .SHIFT(OSHIFT), .OW(OW), .OS(OS), .ROUND(OROUND), .OVF(OOVF))
-        u_out (.din(yfull), .dout(y));
+    localparam integer NL = (BO < D) ? BO : D;     // outputs converted per cycle
+    localparam integer HPB = (BO > D) ? BO / D : 1; // heads per output beat
+    wire [NL*OW-1:0] y;
+    genvar o;
+    generate
+        for (o = 0; o < NL; o = o + 1) begin : g_out
+            /* verilator lint_off WIDTHTRUNC */
+            wire [DB-1:0] d_o = dd + o;     // < D: BO divides D and dd steps by BO
+            /* verilator lint_on WIDTHTRUNC */
+            wire signed [YW-1:0] yfull = acc[d_o] * $signed({1'b0, rinv});
+            l2h_convert #(.IW(YW), .IS(1), .SHIFT(OSHIFT), .OW(OW), .OS(OS), .ROUND(OROUND), .OVF(OOVF))
+                u_out (.din(yfull), .dout(y[o*OW +: OW]));
+        end
+    endgenerate
+    localparam integer DOL = D - NL;
+    localparam [DB-1:0] DOLAST = DOL[DB-1:0];
     wire adv = ~out_valid | out_ready;
     wire issue_out = (state == S_OUT) & adv;
+
+    // output beat: NL values per cycle; with BO > D the heads of one beat gather first
+    wire emit;
+    wire [BO*OW-1:0] beat_out;
+    generate
+        if (HPB > 1) begin : g_gather
+            localparam integer HPL = HPB - 1;
+            localparam [HB-1:0] HSLAST = HPL[HB-1:0];
+            reg [(BO-NL)*OW-1:0] early;     // the beat's earlier heads, first in the low bits
+            reg [HB-1:0] hs;                // head within the beat
+            assign emit = issue_out & (hs == HSLAST);
+            assign beat_out = {y, early};
+            always @(posedge clk) begin
+                if (rst) hs <= 0;
+                else if (issue_out) hs <= (hs == HSLAST) ? {HB{1'b0}} : hs + 1'b1;
+            end
+            if (HPB > 2) begin : g_shift
+                always @(posedge clk) if (issue_out) early <= {y, early[(BO-NL)*OW-1:NL*OW]};
+            end else begin : g_one
+                always @(posedge clk) if (issue_out) early <= y;
+            end
+        end else begin : g_direct
+            assign emit = issue_out;
+            assign beat_out = y;
+        end
+    endgenerate
 
     integer a;
     always @(posedge clk) begin
@@ -182,19 +233,18 @@ module l2h_attention #(
             state <= S_LOAD;
             lp <= 2'd0;
             tok <= TOK0;
-            hh <= 0;
+            pp <= 0;
             dd <= 0;
             ev1 <= 1'b0;
             out_valid <= 1'b0;
         end else begin
             ev1 <= issue_exp;
             ea1 <= abuf[j];
-            v1 <= vbuf[ka_key];
+            v1 <= vword;
             case (state)
                 S_LOAD: if (take) begin
-                    dd <= (dd == DLAST) ? {DB{1'b0}} : dd + 1'b1;
-                    if (dd == DLAST) hh <= (hh == hlast) ? {HB{1'b0}} : hh + 1'b1;
-                    if (dd == DLAST && hh == hlast) lp <= (lp == 2'd2) ? 2'd0 : lp + 2'd1;
+                    pp <= prow_end ? {PPB{1'b0}} : pnext;
+                    if (prow_end) lp <= (lp == 2'd2) ? 2'd0 : lp + 2'd1;
                     if (row_done_load) begin
                         tok <= (tok == SLAST) ? TOK0 : tok + 1'b1;
                         if (STREAM != 0 || tok == SLAST) begin
@@ -239,8 +289,8 @@ module l2h_attention #(
                     end
                 end
                 default: if (adv) begin  // S_OUT
-                    dd <= (dd == DLAST) ? {DB{1'b0}} : dd + 1'b1;
-                    if (dd == DLAST) begin
+                    dd <= (dd == DOLAST) ? {DB{1'b0}} : dd + NL[DB-1:0];
+                    if (dd == DOLAST) begin
                         h <= h + 1'b1;
                         gi <= (gi == GLAST) ? {HB{1'b0}} : gi + 1'b1;
                         if (gi == GLAST) kvh <= kvh + 1'b1;
@@ -264,13 +314,16 @@ module l2h_attention #(
                 for (a = 0; a < D; a = a + 1)
                     acc[a] <= acc[a] + $signed({1'b0, e1}) * $signed(v1[a*VW +: VW]);
             end
-            if (adv) out_valid <= issue_out;
+            if (adv) out_valid <= emit;
         end
         if (state == S_LOAD) begin
-            if (in_q & q_valid) qbuf[qa_load][dd*QW +: QW] <= q_data;
-            if (in_k & k_valid) kbuf[ka_load][dd*KW +: KW] <= k_data;
-            if (in_v & v_valid) vbuf[ka_load][dd*VW +: VW] <= v_data;
+            for (a = 0; a < BQ; a = a + 1)
+                if (in_q & q_valid) qbuf[qa_load + a[QAB-1:0]] <= q_data[a*QW +: QW];
+            for (a = 0; a < BK; a = a + 1)
+                if (in_k & k_valid) kbuf[ka_load + a[KAB-1:0]] <= k_data[a*KW +: KW];
+            for (a = 0; a < BV; a = a + 1)
+                if (in_v & v_valid) vbuf[ka_load + a[KAB-1:0]] <= v_data[a*VW +: VW];
         end
-        if (issue_out) out_data <= y;
+        if (emit) out_data <= beat_out;
     end
 endmodule

@@ -9,7 +9,9 @@
 //   OUT   C cycles   n = (d*inv + 2^(sh-1)) >>> sh, sh = 61 - z - NF;
 //                    y = convert(n*gamma[c] + beta[c], NF + GF, out)  (CSHIFT = NF + GF - out frac)
 // OUT is a two-stage pipeline that carries everything it needs, so the next row loads while
-// the last outputs drain.
+// the last outputs drain. Rows arrive and leave B elements per beat: LOAD, VAR and OUT take
+// one beat per cycle (C/B cycles each, B datapaths side by side; gamma/beta ROMs hold one beat
+// per word).
 module l2h_layernorm #(
     parameter integer C = 4,
     parameter integer XW = 16,
@@ -25,27 +27,29 @@ module l2h_layernorm #(
     parameter integer CSHIFT = 0,
     parameter integer OW = 16, parameter integer OS = 1,
     parameter integer ROUND = 1, parameter integer OVF = 0,
+    parameter integer B = 1,              // elements per beat (divides C)
     parameter GFILE = "", parameter BFILE = ""
 ) (
     input  wire          clk,
     input  wire          rst,
-    input  wire [XW-1:0] in_data,
+    input  wire [B*XW-1:0] in_data,
     input  wire          in_valid,
     output wire          in_ready,
-    output reg  [OW-1:0] out_data,
+    output reg  [B*OW-1:0] out_data,
     output reg           out_valid,
     input  wire          out_ready
 );
-    localparam integer CB = (C <= 2) ? 1 : $clog2(C);
-    localparam integer CLI = C - 1;
+    localparam integer CT = C / B;                   // beats per row
+    localparam integer CB = (CT <= 2) ? 1 : $clog2(CT);
+    localparam integer CLI = CT - 1;
     localparam [CB-1:0] CLAST = CLI[CB-1:0];
     localparam integer DW = XW + G + 2;              // d = (x << G) - mu
     localparam integer PW = DW + 34;                 // d * inv (inv <= 2^31)
     localparam integer AW = (NF + 3 + GB > BB ? NF + 3 + GB : BB) + 2;  // n*gamma + beta
     localparam integer SHB = 61 - NF;                // sh = SHB - z
 
-    reg [XW-1:0] xbuf [0:C-1];
-    reg [GB-1:0] grom [0:C-1];
+    reg [B*XW-1:0] xbuf [0:CT-1];             // one beat per word
+    reg [B*GB-1:0] grom [0:CT-1];
     initial $readmemh(GFILE, grom);
 
     localparam [3:0] S_LOAD = 4'd0, S_MEAN = 4'd1, S_VAR = 4'd2, S_NORM = 4'd3,
@@ -64,10 +68,31 @@ module l2h_layernorm #(
 
     wire adv = ~out_valid | out_ready;
     assign in_ready = state == S_LOAD;
-    wire signed [63:0] xin = $signed({{(64-XW){in_data[XW-1]}}, in_data});
-    wire [XW-1:0] xr = xbuf[c];
-    wire signed [63:0] xc = $signed({{(64-XW){xr[XW-1]}}, xr});
-    wire signed [63:0] dcur = (KIND == 0) ? (xc <<< G) - mu : xc;
+    wire [B*XW-1:0] xr = xbuf[c];
+    // per element of a beat: the input value, its square, d = (x << G) - mu and d * d
+    wire [64*B-1:0] xin, dcur;          // element i in bits [i*64 +: 64]
+    genvar el;
+    generate
+        for (el = 0; el < B; el = el + 1) begin : g_elem
+            wire [XW-1:0] xi = in_data[el*XW +: XW];
+            wire [XW-1:0] xb = xr[el*XW +: XW];
+            wire signed [63:0] xc = $signed({{(64-XW){xb[XW-1]}}, xb});
+            assign xin[el*64 +: 64] = $signed({{(64-XW){xi[XW-1]}}, xi});
+            assign dcur[el*64 +: 64] = (KIND == 0) ? (xc <<< G) - mu : xc;
+        end
+    endgenerate
+    reg signed [63:0] bsum, bsq, dsq;   // sums over the beat
+    integer be;
+    always @* begin
+        bsum = 64'sd0;
+        bsq = 64'sd0;
+        dsq = 64'sd0;
+        for (be = 0; be < B; be = be + 1) begin
+            bsum = bsum + $signed(xin[be*64 +: 64]);
+            bsq = bsq + $signed(xin[be*64 +: 64]) * $signed(xin[be*64 +: 64]);
+            dsq = dsq + $signed(dcur[be*64 +: 64]) * $signed(dcur[be*64 +: 64]);
+        end
+    end
 
     // e = max(ss + eps, 1) and its normalization shift z = (62 - bit_length(e)) / 2
     wire signed [63:0] e_raw = ss + $signed(EPS_RAW);
@@ -86,33 +111,38 @@ module l2h_layernorm #(
     wire [32:0] rem2 = {rem[31:0], 1'b0} | {32'd0, bit_i == 6'd61};
     wire rem_ge = rem2 >= {2'b00, res[30:0]};
 
-    // ---- OUT pipeline: stage A (d * inv), stage B (round, gain, bias) --------------
+    // ---- OUT pipeline: stage A (d * inv), stage B (round, gain, bias), one per element --------
     reg va;
-    reg signed [PW-1:0] pa;
     reg [5:0] sha;
-    reg [GB-1:0] ga;
-    reg [BB-1:0] ba;
-    wire signed [PW-1:0] dext = dcur[PW-1:0];
-    wire signed [PW-1:0] prod = dext * $signed({{(PW-32){1'b0}}, inv});
+    reg [B*GB-1:0] ga;
+    reg [B*BB-1:0] ba;
+    reg signed [PW-1:0] pa [0:B-1];
     wire signed [PW-1:0] half = {{(PW-1){1'b0}}, 1'b1} <<< (sha - 6'd1);
-    /* verilator lint_off UNUSEDSIGNAL */
-    // |n| <= 2^NF + 1 (d / sqrt(e) is in [-1, 1]): the upper bits are sign copies
-    wire signed [PW-1:0] n = (pa + half) >>> sha;
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire signed [AW-1:0] ne = n[AW-1:0];
-    wire signed [AW-1:0] acc = ne * $signed({{(AW-GB){ga[GB-1]}}, ga})
-                             + ((HAS_BETA != 0) ? $signed({{(AW-BB){ba[BB-1]}}, ba}) : {AW{1'b0}});
-    wire [OW-1:0] y;
-    l2h_convert #(.IW(AW), .IS(1), .SHIFT(CSHIFT), .OW(OW), .OS(OS), .ROUND(ROUND), .OVF(OVF))
-        u_conv (.din(acc), .dout(y));
-    wire [BB-1:0] beta_c;
+    wire [B*OW-1:0] y;
+    wire [B*BB-1:0] beta_c;
     generate
+        for (el = 0; el < B; el = el + 1) begin : g_out
+            wire signed [PW-1:0] dext = dcur[el*64 +: PW];  // |d| < 2^(DW-1): PW bits hold it
+            wire signed [PW-1:0] prod = dext * $signed({{(PW-32){1'b0}}, inv});
+            always @(posedge clk) if ((state == S_OUT) & adv) pa[el] <= prod;
+            /* verilator lint_off UNUSEDSIGNAL */
+            // |n| <= 2^NF + 1 (d / sqrt(e) is in [-1, 1]): the upper bits are sign copies
+            wire signed [PW-1:0] n = (pa[el] + half) >>> sha;
+            /* verilator lint_on UNUSEDSIGNAL */
+            wire signed [AW-1:0] ne = n[AW-1:0];
+            wire [GB-1:0] gae = ga[el*GB +: GB];
+            wire [BB-1:0] bae = ba[el*BB +: BB];
+            wire signed [AW-1:0] acc = ne * $signed({{(AW-GB){gae[GB-1]}}, gae})
+                                     + ((HAS_BETA != 0) ? $signed({{(AW-BB){bae[BB-1]}}, bae}) : {AW{1'b0}});
+            l2h_convert #(.IW(AW), .IS(1), .SHIFT(CSHIFT), .OW(OW), .OS(OS), .ROUND(ROUND), .OVF(OVF))
+                u_conv (.din(acc), .dout(y[el*OW +: OW]));
+        end
         if (HAS_BETA != 0) begin : g_beta
-            reg [BB-1:0] brom [0:C-1];
+            reg [B*BB-1:0] brom [0:CT-1];
             initial $readmemh(BFILE, brom);
             assign beta_c = brom[c];
         end else begin : g_nobeta
-            assign beta_c = {BB{1'b0}};
+            assign beta_c = {(B*BB){1'b0}};
         end
     endgenerate
     wire issue = (state == S_OUT) & adv;
@@ -129,8 +159,8 @@ module l2h_layernorm #(
             case (state)
                 S_LOAD: if (in_valid) begin
                     xbuf[c] <= in_data;
-                    s <= s + xin;
-                    if (KIND != 0) ss <= ss + xin * xin;
+                    s <= s + bsum;
+                    if (KIND != 0) ss <= ss + bsq;
                     c <= (c == CLAST) ? {CB{1'b0}} : c + 1'b1;
                     if (c == CLAST) state <= (KIND == 0) ? S_MEAN : S_NORM;
                 end
@@ -139,7 +169,7 @@ module l2h_layernorm #(
                     state <= S_VAR;
                 end
                 S_VAR: begin
-                    ss <= ss + dcur * dcur;
+                    ss <= ss + dsq;
                     c <= (c == CLAST) ? {CB{1'b0}} : c + 1'b1;
                     if (c == CLAST) state <= S_NORM;
                 end
@@ -185,7 +215,6 @@ module l2h_layernorm #(
             end
         end
         if (issue) begin
-            pa <= prod;
             sha <= SHB[5:0] - z;
             ga <= grom[c];
             ba <= beta_c;

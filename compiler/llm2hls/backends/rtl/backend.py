@@ -16,7 +16,7 @@ from ...ir.types import FixedType
 from .hdl import fixed, lib_dir, vparam, write_mem
 from .memory import MemoryParams
 from .render import render
-from .stages import Stage, emit
+from .stages import Stage, beat, emit
 
 Golden = Callable[[Graph, dict[str, np.ndarray]], dict[str, np.ndarray]]
 
@@ -84,7 +84,7 @@ def build_top(graph: Graph, top: str, stages: list[Stage]) -> dict:
                 consumers[t].append(s.node)
     producer = {t: s.node for s in stages for _, t, d in s.ports if d == "out"}
     for t in graph.tensors:
-        w = fixed(graph.tensors[t].type).width
+        w = beat(graph, t) * fixed(graph.tensors[t].type).width  # one beat per transfer
         if t not in producer and t not in graph.inputs:
             continue
         src = _wire(t, "p")
@@ -133,8 +133,9 @@ def build_top(graph: Graph, top: str, stages: list[Stage]) -> dict:
 
 
 def _port(graph: Graph, t: str) -> dict:
-    ft = fixed(graph.tensors[t].type)
-    return {"name": t, "w": ft.width, "type": str(ft), "signed": ft.signed}
+    ft, b = fixed(graph.tensors[t].type), beat(graph, t)
+    return {"name": t, "w": b * ft.width, "type": str(ft) + (f" x {b} per beat" if b > 1 else ""),
+            "signed": ft.signed}
 
 
 def write_rtl(
@@ -234,9 +235,10 @@ def _unfused(graph: Graph) -> Graph:
     return size_fifos(graph)[0] if expanded else graph
 
 
-def _wt(graph: Graph, t: str) -> tuple[int, bool]:
+def _wt(graph: Graph, t: str) -> tuple[int, bool, int]:
+    """(element width, signed, elements per beat) of a top-level stream, for the bench."""
     ft: FixedType = fixed(graph.tensors[t].type)
-    return (ft.width, ft.signed)
+    return (ft.width, ft.signed, beat(graph, t))
 
 
 def _identifier(name: str) -> str:

@@ -106,8 +106,9 @@ class Memory:
         while busy:
             busy = False
             for s in self.streams.values():
-                room = self.p.buffer - (s.issued - s.taken) * s.word_bytes
                 per_burst = max(1, int(self.p.burst_bytes // s.word_bytes))
+                # a port whose words are wider than the buffer still holds one burst of them
+                room = max(self.p.buffer, per_burst * s.word_bytes) - (s.issued - s.taken) * s.word_bytes
                 if s.issued < s.total and room >= min(per_burst, s.total - s.issued) * s.word_bytes:
                     self._issue(s, cycle)
                     busy = True

@@ -9,6 +9,7 @@ Emitters are looked up by op kind name in :data:`EMITTERS`; a kind without one i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -66,6 +67,23 @@ def _channels(graph: Graph, tensor: str) -> int:
     return shape[-1] if len(shape) > 1 else 1
 
 
+def beat(graph: Graph, tensor: str) -> int:
+    """Elements per transfer of a stream: ``meta['beat']`` (passes/beats.py), else the beat the
+    graph's stream width gives its rows (tensors made after the beats pass, e.g. by unfuse)."""
+    from ...passes.beats import beat_of
+
+    t = graph.tensors[tensor]
+    if "beat" in t.meta:
+        return int(t.meta["beat"])
+    return beat_of(int(graph.meta.get("stream_width", 1)), t.type.shape)
+
+
+def beat_words(raw: np.ndarray, width: int, b: int) -> list[str]:
+    """Raw values in row order as ``$readmemh`` words of ``b`` values (element 0 in the low bits)."""
+    flat = np.asarray(raw, dtype=np.int64).reshape(-1)
+    return hex_words(flat, width) if b == 1 else packed_words(flat.reshape(-1, b), width)
+
+
 def emit_embedding(node: Node, graph: Graph) -> Stage:
     """``out raw = q_weight[id]``: a ROM row per token id."""
     ids_t = fixed(graph.tensors[node.inputs[0]].type)
@@ -74,30 +92,42 @@ def emit_embedding(node: Node, graph: Graph) -> Stage:
     v, c = w.shape
     mem = f"{node.name}_q_weight.mem"
     n = graph.tensors[node.inputs[0]].type.numel
+    b = beat(graph, node.outputs[0])
     return Stage(
         node.name, "l2h_embedding",
-        {"IDW": ids_t.width, "V": v, "C": c, "W": out_t.width, "WFILE": mem},
+        {"IDW": ids_t.width, "V": v, "C": c, "W": out_t.width, "B": b, "WFILE": mem},
         [("in", node.inputs[0], "in"), ("out", node.outputs[0], "out")],
-        mems={mem: hex_words(w, out_t.width)},
+        mems={mem: beat_words(w, out_t.width, b)},
         work=n * c,
     )
 
 
-def _lanes(node: Node) -> int:
-    return max(1, min(int(node.lanes), int(node.param("q_weight").shape[0])))
+def lane_split(node: Node, graph: Graph) -> tuple[int, int]:
+    """``(L, LI)`` of a linear's MAC array: ``L`` output lanes, each taking ``LI`` inputs of the
+    buffered row per cycle, the split the performance model describes
+    (``perf.model.linear_lanes_split``: lanes beyond the output channels take inputs, a power of
+    two of at most one input beat)."""
+    from ...perf.model import linear_lanes_split
+    from ...perf.workload import Stage as PerfStage
+
+    n, k = (int(d) for d in node.param("q_weight").shape)
+    return linear_lanes_split(PerfStage(node.name, "linear", n=n, k=k), max(1, int(node.lanes)),
+                              beat(graph, node.inputs[0]))
 
 
-def weight_words(node: Node) -> list[str]:
-    """A linear's weights as ``ceil(N/L) * K`` hex words of ``L`` packed weights, in read order:
-    word ``(g, k)`` holds ``W[g*L + l, k]`` for ``l = 0..L-1`` (lane 0 in the low bits)."""
+def weight_words(node: Node, graph: Graph) -> list[str]:
+    """A linear's weights as ``ceil(N/L) * K/LI`` hex words of ``L x LI`` packed weights, in read
+    order: word ``(g, j)`` holds ``W[g*L + l, j*LI + i]`` at position ``l*LI + i`` (lane 0, input 0
+    in the low bits; :func:`lane_split`)."""
     w = np.asarray(node.param("q_weight"), dtype=np.int64)
     n, k = w.shape
-    lanes = _lanes(node)
+    lanes, li = lane_split(node, graph)
     groups = -(-n // lanes)
     padded = np.zeros((groups * lanes, k), dtype=np.int64)
     padded[:n] = w
-    return packed_words(padded.reshape(groups, lanes, k).transpose(0, 2, 1).reshape(-1, lanes),
-                        param_type(node, "q_weight").width)
+    # [g, l, j, i] -> [g, j, l, i]: one word per (g, j)
+    words = padded.reshape(groups, lanes, k // li, li).transpose(0, 2, 1, 3).reshape(-1, lanes * li)
+    return packed_words(words, param_type(node, "q_weight").width)
 
 
 def _weights_offchip(node: Node) -> bool:
@@ -107,8 +137,8 @@ def _weights_offchip(node: Node) -> bool:
 def weight_stream(node: Node, graph: Graph) -> dict:
     """The read port of an off-chip linear: its weight words, read once per token."""
     return {"port": "w", "name": f"mem_{node.name}",
-            "width": _lanes(node) * param_type(node, "q_weight").width,
-            "words": [int(h, 16) for h in weight_words(node)],
+            "width": math.prod(lane_split(node, graph)) * param_type(node, "q_weight").width,
+            "words": [int(h, 16) for h in weight_words(node, graph)],
             "repeat": _tokens(graph, node.inputs[0])}
 
 
@@ -119,16 +149,21 @@ def _linear_core(node: Node, graph: Graph, y_t: FixedType) -> tuple[dict[str, in
     same packed words come through the ``w`` port (see :func:`weight_stream`)."""
     x_t = fixed(graph.tensors[node.inputs[0]].type)
     n, k = node.param("q_weight").shape
-    lanes = _lanes(node)
+    lanes, li = lane_split(node, graph)
     wb = param_type(node, "q_weight").width
     s_t = param_type(node, "q_scale")
-    words = weight_words(node)
+    words = weight_words(node, graph)
     offchip = _weights_offchip(node)
-    mems = {f"{node.name}_q_scale.mem": hex_words(node.param("q_scale"), s_t.width)}
+    bi, bo = beat(graph, node.inputs[0]), beat(graph, node.outputs[0])
+    mems = {f"{node.name}_q_scale.mem": beat_words(node.param("q_scale"), s_t.width, bo)}
     params: dict[str, int | str] = {
         "K": k, "N": n, "L": lanes, "XW": x_t.width, "XS": int(x_t.signed), "WB": wb,
         "MB": s_t.width, "HAS_BIAS": int("q_bias" in node.params), "SFILE": f"{node.name}_q_scale.mem",
     }
+    if li > 1:
+        params["LI"] = li
+    if (bi, bo) != (1, 1):
+        params.update(BI=bi, BO=bo)
     if offchip:
         params["WSTREAM"] = 1
     else:
@@ -138,7 +173,7 @@ def _linear_core(node: Node, graph: Graph, y_t: FixedType) -> tuple[dict[str, in
         b_t = param_type(node, "q_bias")
         params["BB"] = b_t.width
         params["BFILE"] = f"{node.name}_q_bias.mem"
-        mems[str(params["BFILE"])] = hex_words(node.param("q_bias"), b_t.width)
+        mems[str(params["BFILE"])] = beat_words(node.param("q_bias"), b_t.width, bo)
     params.update(out_params(y_t, x_t.frac + s_t.frac - y_t.frac))
     return params, mems
 
@@ -166,14 +201,17 @@ def table_params(spec: dict, in_t: FixedType, out_t: FixedType, node: Node, base
     return params, mems
 
 
-def _act_params(node: Node, in_t: FixedType, out_t: FixedType) -> tuple[dict[str, int | str], dict[str, list[str]]]:
-    """``l2h_act`` parameters: the node's activation table from ``in_t`` to ``out_t``."""
+def _act_params(node: Node, in_t: FixedType, out_t: FixedType,
+                b: int = 1) -> tuple[dict[str, int | str], dict[str, list[str]]]:
+    """``l2h_act`` parameters: the node's activation table from ``in_t`` to ``out_t``, ``b``
+    elements per beat."""
     from ...ops.activation import BASE_KEY, SLOPE_KEY, SPEC_KEY
 
     params, mems = table_params(node.attrs[SPEC_KEY], in_t, out_t, node, BASE_KEY, SLOPE_KEY)
     conv = out_params(out_t, 0)
     del conv["SHIFT"]  # the table's own shifts (CSHIFT, ISHIFT) say how to convert
-    return {"IW": in_t.width, "IS": int(in_t.signed), **params, **conv}, mems
+    beat_param = {"B": b} if b > 1 else {}
+    return {"IW": in_t.width, "IS": int(in_t.signed), **params, **conv, **beat_param}, mems
 
 
 def _require_per_channel_onchip(node: Node) -> None:
@@ -214,7 +252,8 @@ def emit_linear(node: Node, graph: Graph) -> Stage:
     ports = [("in", node.inputs[0], "in")]
     offchip = _weights_offchip(node)
     streams = [weight_stream(node, graph)] if offchip else []
-    wbits = int(params["L"]) * int(params["WB"])
+    wbits = int(params["L"]) * int(params.get("LI", 1)) * int(params["WB"])
+    bo = beat(graph, node.outputs[0])
     # on chip the weight port is idle: tied off here (plain linear) or inside the chain module
     ties = [] if offchip else [("w_data", f"{wbits}'d0"), ("w_valid", "1'b0")]
     if not act and not residual:
@@ -225,7 +264,7 @@ def emit_linear(node: Node, graph: Graph) -> Stage:
     from .render import render
 
     module = f"linear_{node.name}"
-    wires, parts = [{"name": "y", "w": y_t.width}], []
+    wires, parts = [{"name": "y", "w": bo * y_t.width}], []
     parts.append({"name": "u_linear", "module": "l2h_linear", "params": params,
                   "comment": f"x W^T + b -> {y_t}" + (" (weights from the w port)" if offchip else ""),
                   "ports": [("in", "in")] + ([("w", "w")] if offchip else []) + [("out", "y")],
@@ -233,9 +272,9 @@ def emit_linear(node: Node, graph: Graph) -> Stage:
     cur, cur_t = "y", y_t
     if act:
         a_t = numtype_from_json(node.attrs["act_type"]) if "act_type" in node.attrs else out_t
-        ap, am = _act_params(node, y_t, a_t)  # type: ignore[arg-type]
+        ap, am = _act_params(node, y_t, a_t, bo)  # type: ignore[arg-type]
         mems.update(am)
-        wires.append({"name": "a", "w": a_t.width})
+        wires.append({"name": "a", "w": bo * a_t.width})
         parts.append({"name": "u_act", "module": "l2h_act", "params": ap,
                       "comment": f"fused {act} table -> {a_t}", "ports": [("in", cur), ("out", "a")]})
         cur, cur_t = "a", a_t
@@ -247,6 +286,8 @@ def emit_linear(node: Node, graph: Graph) -> Stage:
             "BW": r_t.width, "BS": int(r_t.signed), "BSH": frac - r_t.frac, "BMODE": 0,
             "C": n, "S": s, **out_params(out_t, frac - out_t.frac),
         }
+        if bo > 1:
+            ep["B"] = bo
         parts.append({"name": "u_residual", "module": "l2h_eltwise", "params": ep,
                       "comment": f"fused residual add -> {out_t}",
                       "ports": [("a", cur), ("b", "res"), ("out", "out")]})
@@ -257,7 +298,8 @@ def emit_linear(node: Node, graph: Graph) -> Stage:
     ports.append(("out", node.outputs[0], "out"))
     for part in parts:
         part["params"] = [(k_, vparam(v)) for k_, v in part["params"].items()]
-    port_ctx = [{"name": p, "w": fixed(graph.tensors[t].type).width, "dir": d} for p, t, d in ports]
+    port_ctx = [{"name": p, "w": beat(graph, t) * fixed(graph.tensors[t].type).width, "dir": d}
+                for p, t, d in ports]
     if offchip:
         port_ctx.insert(1, {"name": "w", "w": wbits, "dir": "in"})
     source = render("chain.v.j2", module=module, comment=f"{node.name}: linear from {node.source or '?'}",
@@ -272,7 +314,7 @@ def emit_act(node: Node, graph: Graph) -> Stage:
     """Table nonlinearity, one element per cycle (``l2h_act``)."""
     in_t = fixed(graph.tensors[node.inputs[0]].type)
     out_t = fixed(graph.tensors[node.outputs[0]].type)
-    params, mems = _act_params(node, in_t, out_t)
+    params, mems = _act_params(node, in_t, out_t, beat(graph, node.outputs[0]))
     n = graph.tensors[node.outputs[0]].type.numel
     return Stage(node.name, "l2h_act", params,
                  [("in", node.inputs[0], "in"), ("out", node.outputs[0], "out")], mems=mems, work=n + 4)
@@ -292,7 +334,8 @@ def emit_layernorm(node: Node, graph: Graph) -> Stage:
     s, c = _tokens(graph, node.outputs[0]), _channels(graph, node.outputs[0])
     kind = node.attrs.get("kind", "layer")
     g_t = param_type(node, "q_gamma")
-    mems = {f"{node.name}_q_gamma.mem": hex_words(node.param("q_gamma"), g_t.width)}
+    b = beat(graph, node.outputs[0])
+    mems = {f"{node.name}_q_gamma.mem": beat_words(node.param("q_gamma"), g_t.width, b)}
     params: dict[str, int | str] = {
         "C": c, "XW": in_t.width, "KIND": 0 if kind == "layer" else 1, "G": int(plan["guard"]),
         "MEAN_SHIFT": int(plan["mean_shift"]), "MEAN_MULT": int(plan["mean_mult"]),
@@ -303,10 +346,12 @@ def emit_layernorm(node: Node, graph: Graph) -> Stage:
         b_t = param_type(node, "q_beta")
         params["BB"] = b_t.width
         params["BFILE"] = f"{node.name}_q_beta.mem"
-        mems[str(params["BFILE"])] = hex_words(node.param("q_beta"), b_t.width)
+        mems[str(params["BFILE"])] = beat_words(node.param("q_beta"), b_t.width, b)
     conv = out_params(out_t, int(plan["norm_frac"]) + int(plan["gain_frac"]) - out_t.frac)
     params["CSHIFT"] = conv.pop("SHIFT")
     params.update(conv)
+    if b > 1:
+        params["B"] = b
     return Stage(node.name, "l2h_layernorm", params,
                  [("in", node.inputs[0], "in"), ("out", node.outputs[0], "out")],
                  mems=mems, work=s * (3 * c + 110))
@@ -346,6 +391,13 @@ def emit_attention(node: Node, graph: Graph) -> Stage:
         "OW": out_t.width, "OS": int(out_t.signed),
         "OROUND": out_params(out_t, 0)["ROUND"], "OOVF": out_params(out_t, 0)["OVF"],
     }
+    beats = [beat(graph, t) for t in (*node.inputs, node.outputs[0])]
+    if a["head_dim"] % beats[3] and beats[3] % a["head_dim"]:
+        raise UserError(f"node {node.name} (attention): an output beat of {beats[3]} elements straddles "
+                        f"heads of {a['head_dim']} channels; use a --stream-width that divides the head "
+                        "size or is a multiple of it")
+    if beats != [1, 1, 1, 1]:
+        params.update(BQ=beats[0], BK=beats[1], BV=beats[2], BO=beats[3])
     if "q_mask" in node.params:
         params["MFILE"] = f"{node.name}_q_mask.mem"
         mems[str(params["MFILE"])] = [str(int(b)) for b in np.asarray(node.param("q_mask")).reshape(-1)]
@@ -365,7 +417,7 @@ def _kv_cache_params(node: Node, pos0: int, s: int, kw: int, vw: int,
                      mems: dict[str, list[str]]) -> dict[str, int | str]:
     """``POS0``/``KFILE``/``VFILE`` of a decode step's attention: the cached K/V rows (params
     ``q_k_cache``/``q_v_cache`` from ``passes.decode_step.load_kv_cache``) as K/V buffer words
-    (one D-wide word per token and kv head, channel 0 in the low bits; the step's rows zero)."""
+    (one element per word in row order: token, kv head, channel; the step's rows zero)."""
     a = node.attrs
     if not a.get("causal") or "q_mask" in node.params:
         raise UserError(f"node {node.name} (attention): a KV cache needs causal attention without a mask")
@@ -378,7 +430,7 @@ def _kv_cache_params(node: Node, pos0: int, s: int, kw: int, vw: int,
         rows = np.zeros(((pos0 + s) * hk, d), dtype=np.int64)
         rows[:pos0 * hk] = np.asarray(node.param(key), dtype=np.int64).reshape(pos0 * hk, d)
         out[par] = f"{node.name}_{key}.mem"
-        mems[str(out[par])] = packed_words(rows, width)
+        mems[str(out[par])] = hex_words(rows, width)
     return out
 
 
@@ -388,6 +440,7 @@ def emit_eltwise(node: Node, graph: Graph) -> Stage:
     a_t = fixed(graph.tensors[node.inputs[0]].type)
     y_t = fixed(graph.tensors[node.outputs[0]].type)
     s, c = _tokens(graph, node.outputs[0]), _channels(graph, node.outputs[0])
+    b = beat(graph, node.outputs[0])
     mems: dict[str, list[str]] = {}
     if len(node.inputs) > 1:
         b_t = fixed(graph.tensors[node.inputs[1]].type)
@@ -400,7 +453,9 @@ def emit_eltwise(node: Node, graph: Graph) -> Stage:
         if bmode < 0:
             raise UserError(f"node {node.name}: q_const of shape {const.shape} does not broadcast to [{s}, {c}]")
         bfile = f"{node.name}_q_const.mem"
-        mems[bfile] = hex_words(np.broadcast_to(const, const.shape), b_t.width)
+        # one beat per word; a scalar fills every lane of its one word
+        mems[bfile] = beat_words(np.broadcast_to(const.reshape(-1)[:1], (b,)) if bmode == 1 else const,
+                                 b_t.width, b)
     if fn == "mul":
         frac, ash, bsh = a_t.frac + b_t.frac, 0, 0
     elif fn in ("add", "sub"):
@@ -414,6 +469,8 @@ def emit_eltwise(node: Node, graph: Graph) -> Stage:
         "BW": b_t.width, "BS": int(b_t.signed), "BSH": bsh,
         "BMODE": bmode, "C": c, "S": s,
     }
+    if b > 1:
+        params["B"] = b
     if bfile:
         params["BFILE"] = bfile
     params.update(out_params(y_t, frac - y_t.frac))
@@ -423,7 +480,7 @@ def emit_eltwise(node: Node, graph: Graph) -> Stage:
     ports.append(("out", node.outputs[0], "out"))
     stage = Stage(node.name, "l2h_eltwise", params, ports, mems=mems, work=s * c)
     if bmode != 0:
-        stage.ties = [("b_data", f"{b_t.width}'d0"), ("b_valid", "1'b0")]
+        stage.ties = [("b_data", f"{b * b_t.width}'d0"), ("b_valid", "1'b0")]
         stage.open_outputs = ["b_ready"]
     return stage
 
@@ -435,7 +492,7 @@ def emit_route(node: Node, graph: Graph) -> Stage:
     if _is_fork(node, graph):
         from .render import render
 
-        w = fixed(graph.tensors[node.inputs[0]].type).width
+        w = beat(graph, node.inputs[0]) * fixed(graph.tensors[node.inputs[0]].type).width
         module = f"fork_{node.name}"
         source = render("fork.v.j2", module=module, w=w, n=len(node.outputs),
                         comment=f"{node.name}: fork" + (f" from {node.source}" if node.source else ""))
@@ -443,13 +500,13 @@ def emit_route(node: Node, graph: Graph) -> Stage:
         return Stage(node.name, module, {}, ports, source=source,
                      work=graph.tensors[node.inputs[0]].type.numel + 2)
     module = f"route_{node.name}"
-    ins = [(t, fixed(graph.tensors[t].type), _channels(graph, t)) for t in node.inputs]
-    outs = [(t, fixed(graph.tensors[t].type), _channels(graph, t)) for t in node.outputs]
+    ins = [(t, fixed(graph.tensors[t].type), _channels(graph, t), beat(graph, t)) for t in node.inputs]
+    outs = [(t, fixed(graph.tensors[t].type), _channels(graph, t), beat(graph, t)) for t in node.outputs]
     source = render_route(module, node, ins, outs)
     ports = [(f"i{i}", t, "in") for i, t in enumerate(node.inputs)]
     ports += [(f"o{i}", t, "out") for i, t in enumerate(node.outputs)]
     s = _tokens(graph, node.inputs[0])
-    work = s * (sum(c for _, _, c in ins) + max(c for _, _, c in outs) + 2)
+    work = s * (sum(c for _, _, c, _ in ins) + max(c for _, _, c, _ in outs) + 2)
     return Stage(node.name, module, {}, ports, source=source, work=work)
 
 
