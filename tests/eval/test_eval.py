@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from models import tiny_bert, tiny_llama
 
-from llm2hls.eval.evaluate import evaluate, mean_pool_cosine, nll_sum
+from llm2hls.eval.evaluate import evaluate, mean_pool_cosine, nll_sum, paired_gap_stderr
 from llm2hls.eval.text import pydoc_text
 
 
@@ -34,6 +34,13 @@ def test_nll_and_cosine_oracles():
     assert np.isclose(mean_pool_cosine(np.eye(2), 2 * np.eye(2)), 1.0)
 
 
+def test_paired_gap_stderr():
+    # two windows of 10 predictions whose mean NLLs differ by 0.1 and 0.3 nats: log ratio 0.2
+    a, b = [(21.0, 10), (33.0, 10)], [(20.0, 10), (30.0, 10)]
+    assert np.isclose(paired_gap_stderr(a, b), np.exp(0.2) * np.std([0.1, 0.3], ddof=1) / np.sqrt(2))
+    assert paired_gap_stderr(a, a) == 0.0 and paired_gap_stderr(a[:1], b[:1]) == 0.0
+
+
 @pytest.mark.parametrize("quant", ["float", "w8a16", "w4a8-asym"])
 def test_eval_causal(quant):
     r = evaluate(tiny_llama(), quant=quant, max_tokens=96, seq_len=16, tokenizer=ByteTokenizer(101),
@@ -45,6 +52,13 @@ def test_eval_causal(quant):
     else:
         assert p["integer"] != p["float"]
         assert abs(r["gap"]["integer_vs_fake_quant"]) < 0.05
+        # per-window NLLs reproduce the perplexities; the paired gap's standard error is their spread
+        nll = {k: np.array(v) for k, v in r["window_nll"].items()}
+        assert len(nll["integer"]) == r["windows"]
+        assert np.isclose(np.exp(nll["integer"].sum() / (r["windows"] * 15)), p["integer"])
+        d = (nll["integer"] - nll["fake_quant"]) / 15
+        ratio = p["integer"] / p["fake_quant"]
+        assert np.isclose(r["gap_stderr"]["integer_vs_fake_quant"], ratio * d.std(ddof=1) / np.sqrt(len(d)), rtol=1e-4)
         if quant == "w8a16":
             assert abs(r["gap"]["integer_vs_float"]) < 0.02
 

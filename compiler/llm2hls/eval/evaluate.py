@@ -39,6 +39,20 @@ def nll_sum(logits: np.ndarray, ids: np.ndarray) -> tuple[float, int]:
     return float(-logp[np.arange(len(ids) - 1), ids[1:]].sum()), len(ids) - 1
 
 
+def paired_gap_stderr(a: list[tuple[float, int]], b: list[tuple[float, int]]) -> float:
+    """Standard error of the perplexity ratio ``ppl(a) / ppl(b) - 1`` from per-window NLL pairs.
+
+    Both pipelines see the same windows, so the per-window differences of mean NLL are paired; their
+    spread over windows (``std / sqrt(windows)``, delta method) says how much of a measured gap is the
+    sampling of the text rather than the pipelines (0 with one window).
+    """
+    d = np.array([(sa - sb) / max(na, 1) for (sa, na), (sb, _) in zip(a, b)])
+    if d.size < 2:
+        return 0.0
+    ratio = math.exp(sum(s for s, _ in a) / sum(n for _, n in a) - sum(s for s, _ in b) / sum(n for _, n in b))
+    return float(ratio * d.std(ddof=1) / math.sqrt(d.size))
+
+
 def mean_pool_cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine similarity of the token means of two ``[S, C]`` hidden states."""
     u, v = np.asarray(a).mean(axis=0), np.asarray(b).mean(axis=0)
@@ -134,6 +148,12 @@ def evaluate(
             "fake_quant_linears_vs_float": ppl["fake_quant_linears"] / ppl["float"] - 1,
             "integer_vs_float": ppl["integer"] / ppl["float"] - 1,
             "integer_vs_fake_quant": ppl["integer"] / ppl["fake_quant"] - 1,
+        }
+        result["window_nll"] = {k: [round(s, 6) for s, _ in v] for k, v in stats.items()}  # subsets, re-analysis
+        result["gap_stderr"] = {
+            "fake_quant_vs_float": paired_gap_stderr(stats["fake_quant"], stats["float"]),
+            "integer_vs_float": paired_gap_stderr(stats["integer"], stats["float"]),
+            "integer_vs_fake_quant": paired_gap_stderr(stats["integer"], stats["fake_quant"]),
         }
     else:
         result["cosine"] = {k: {"mean": float(np.mean(v)), "min": float(np.min(v))} for k, v in stats.items()}

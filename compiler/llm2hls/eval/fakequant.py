@@ -91,19 +91,16 @@ def _output_hook(y_t: FixedType):
     return hook
 
 
-def fake_quant_graph(graph: Graph, config: QuantConfig) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
+def fake_quant_graph(graph: Graph, config: QuantConfig, keep_all: bool = False
+                     ) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:
     """A runner: graph inputs -> outputs of the quantized ``graph`` in float arithmetic with every
-    tensor rounded onto its type (see the module doc).
+    tensor rounded onto its type (see the module doc); ``keep_all``: every tensor, not only outputs.
 
     Linear stages use the dequantized weights (float scales, computed once here) and round at
     ``in_type``, ``y_type`` and ``act_type`` like the integer stage; every other stage is its float
     function followed by rounding onto the output tensor's type. Token ids pass unchanged.
     """
-    from ..ops import op_kind
-    from ..ops.functions import FUNCTIONS
-
-    weights = {n.name: dequantized_weight(n, config.for_node(n.name)) for n in graph.topo_nodes()
-               if n.op == "linear" and "q_weight" in n.params}
+    stage = fake_quant_stages(graph, config)
 
     def run(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         env = {t: np.asarray(inputs[t]) for t in graph.inputs}
@@ -111,17 +108,30 @@ def fake_quant_graph(graph: Graph, config: QuantConfig) -> Callable[[dict[str, n
             if np.issubdtype(v.dtype, np.floating):
                 env[t] = _fq(v, graph.tensors[t].type.dtype)
         for node in graph.topo_nodes():
-            args = [env[t] for t in node.inputs]
-            if node.name in weights:
-                outs = [_linear_fq(node, args, weights[node.name], FUNCTIONS)]
-            else:
-                outs = op_kind(node.op).run_float(node, args)
-            for t, v in zip(node.outputs, outs):
-                ty = graph.tensors[t].type.dtype
-                env[t] = _fq(v, ty) if isinstance(ty, FixedType) else np.asarray(v)
-        return {t: env[t] for t in graph.outputs}
+            env.update(zip(node.outputs, stage(node, [env[t] for t in node.inputs])))
+        return env if keep_all else {t: env[t] for t in graph.outputs}
 
     return run
+
+
+def fake_quant_stages(graph: Graph, config: QuantConfig) -> Callable[[object, list[np.ndarray]], list[np.ndarray]]:
+    """``stage(node, inputs) -> outputs``: one stage of :func:`fake_quant_graph` on given (float)
+    inputs, its outputs rounded onto their types (error attribution runs stages one by one)."""
+    from ..ops import op_kind
+    from ..ops.functions import FUNCTIONS
+
+    weights = {n.name: dequantized_weight(n, config.for_node(n.name)) for n in graph.topo_nodes()
+               if n.op == "linear" and "q_weight" in n.params}
+
+    def stage(node, args: list[np.ndarray]) -> list[np.ndarray]:
+        if node.name in weights:
+            outs = [_linear_fq(node, args, weights[node.name], FUNCTIONS)]
+        else:
+            outs = op_kind(node.op).run_float(node, args)
+        types = [graph.tensors[t].type.dtype for t in node.outputs]
+        return [_fq(v, ty) if isinstance(ty, FixedType) else np.asarray(v) for v, ty in zip(outs, types)]
+
+    return stage
 
 
 def _fq(x: np.ndarray, t: FixedType) -> np.ndarray:
