@@ -24,6 +24,14 @@ inline T from_raw(long long raw) {
     return v;
 }
 
+// Field i of a word of B-bit fields (field i in bits [i*B, i*B + B)): packed off-chip weights
+// (backends/hls/offchip.py); from_raw<T> of it gives the weight (sign from T).
+template <int B, int W>
+inline long long field(const ap_uint<W>& word, int i) {
+#pragma HLS INLINE
+    return ap_uint<B>(word.range(i * B + B - 1, i * B)).to_int64();
+}
+
 // The raw integer of a value of type T; RAW is ap_int<T::width> or ap_uint<T::width>.
 template <typename RAW, typename T>
 inline long long to_raw(const T& v) {

@@ -62,11 +62,13 @@ def test_compiled_project_is_the_design(roundtrip):
         assert out == largest_divisor_at_most(rows, asked), n.name
         assert n.lanes <= asked and (out < rows or 2 * n.lanes > min(asked, rows * WIDTH)), n.name
     assert any(n.lanes > n.param("weight").shape[0] for n in linears)  # inputs per cycle too
-    # placement: only the LM head is an m_axi weight; it and the KV caches get the 2 channels in turn
-    assert [f.name for f in (root / "p" / "weights").glob("*.bin")] == ["lm_head_linear_q_weight.bin"]
+    # placement: only the LM head is an m_axi weight, striped over the 2 channels (one port each,
+    # backends/hls/offchip.py); its ports and the KV caches get the 2 channels in turn
+    assert sorted(f.name for f in (root / "p" / "weights").glob("*.bin")) == [
+        "lm_head_linear_q_weight_p0.bin", "lm_head_linear_q_weight_p1.bin"]
     sp = parse_sp((root / "p" / "host" / "link.cfg").read_text())
-    assert sp[0] == {"arg": "lm_head_linear_q_weight", "bank": "HBM[0]"}
-    assert [c["bank"] for c in sp] == [f"HBM[{i % 2}]" for i in range(len(sp))] and len(sp) == 3
+    assert sp[:2] == [{"arg": f"lm_head_linear_q_weight_p{i}", "bank": f"HBM[{i}]"} for i in range(2)]
+    assert [c["bank"] for c in sp] == [f"HBM[{i % 2}]" for i in range(len(sp))] and len(sp) == 4
 
 
 def test_report_models_the_generated_design(roundtrip):
@@ -78,11 +80,12 @@ def test_report_models_the_generated_design(roundtrip):
     assert perf["stream_width"] == WIDTH
     assert perf["linear_lanes"] == max(n.lanes for n in g.nodes.values() if n.op == "linear")
     assert perf["engines"] == doc["engines"] == 1
-    assert [c["arg"] for c in perf["connectivity"]][0] == "lm_head_linear_q_weight"
+    assert [c["arg"] for c in perf["connectivity"]][0] == "lm_head_linear_q_weight_p0"
     assert any("lm_head_linear: " in p and "off chip" in p for p in perf["placement"])
     assert perf["design_file"]["figures"]["decode_tps"] == doc["figures"]["decode_tps"]
-    # the 4-bit LM head is stored one weight per int8_t: its stream moves twice the scheme's bytes
-    assert any("stored one per 8-bit integer" in f for f in perf["modeled_from"])
+    # the 4-bit LM head is packed (its 97-row tiles padded to whole words) over 2 ports
+    w = perf["offchip_weights"]["lm_head_linear"]
+    assert w["ports"] == perf["channels"] == 2 and 4 <= w["bits"] < 8
 
 
 def test_design_of_another_model_is_refused(roundtrip):

@@ -88,6 +88,7 @@ class Plan:
     lanes: dict[str, int] = field(default_factory=dict)  # linear node -> lanes (parallelize)
     placement: dict[str, str] = field(default_factory=dict)  # node with a weight matrix -> onchip|offchip
     stage_of: dict[str, list[str]] = field(default_factory=dict)  # IR stage key -> design stage names
+    ports: dict[str, int] = field(default_factory=dict)  # off-chip weight's node -> memory channels it is striped over
     notes: list[str] = field(default_factory=list)
 
 
@@ -170,6 +171,8 @@ class SavedDesign:
                 plan.lanes[node.name] = max(1, macs // 2) if node.attrs.get("glu") else macs
             if "weight" in node.params:
                 plan.placement[node.name] = self._placement(node, [rows[n] for n in names])
+                if plan.placement[node.name] == "offchip":  # rows without a list: all the design's channels
+                    plan.ports[node.name] = min(len(rows[n]["channels"]) or int(self.doc["channels"]) for n in names)
         plan.notes += self._notes(rows)
         return plan
 
@@ -220,7 +223,8 @@ class SavedDesign:
             "memory": self.doc["memory"], "bank": bank_name(self.doc["memory"], port_bits),
             "scheme": self.doc["scheme"], "stream_width": self.stream_width,
             "engines": self.doc["engines"], "channels": self.doc["channels"], "kv_onchip": self.doc["kv_onchip"],
-            "weight_placement": plan.placement, "stages": plan.stage_of, "notes": plan.notes,
+            "weight_placement": plan.placement, "weight_ports": plan.ports, "stages": plan.stage_of,
+            "notes": plan.notes,
             "operating": self.doc["operating"], "figures": self.doc["figures"],
         }
         return g

@@ -52,6 +52,7 @@ class ProjectModel:
     facts: list[str]  # where each design variable was read from
     saved: dict[str, Any] | None  # graph.meta['design']: the design file it was compiled with
     connectivity: list[dict[str, str]]  # host/link.cfg sp= lines: off-chip argument -> memory bank
+    weights: dict[str, "OffchipWeight"]  # off-chip weight matrices as stored (weights/*.bin)
 
 
 def project_design(project: Path, graph: Graph, report: dict[str, Any]):
@@ -62,9 +63,11 @@ def project_design(project: Path, graph: Graph, report: dict[str, Any]):
     ``head_dim`` MACs); every other stage one beat per cycle (lanes = its output beat); stream width =
     ``graph.meta['stream_width']`` (the model gives each stream ``gcd(W, row)`` per beat); weights off
     chip = those stored as ``weights/*.bin`` (m_axi arguments); KV caches = report.json's
-    ``decode`` section; one reused block engine when only layer 0's stages were emitted; each
-    off-chip array is one m_axi port, so a weight stream gets one channel's bandwidth; weights
-    are read once per token in prefill (the stage loops run per token).
+    ``decode`` section; one reused block engine when only layer 0's stages were emitted; memory
+    channels = the fewest m_axi ports any off-chip linear weight is striped over (its
+    ``weights/<node>_q_weight[_p<i>].bin`` files, :func:`offchip_weights`), so every weight stream
+    is modeled at that many channels' bandwidth; weights are read once per token in prefill (the
+    stage loops run per token).
     """
     from ..passes.beats import beat_of
     from ..perf.model import Design
@@ -72,7 +75,8 @@ def project_design(project: Path, graph: Graph, report: dict[str, Any]):
 
     stages = stages_from_graph(graph)
     width = int(graph.meta.get("stream_width", 1))
-    off_files = {f.name[: -len("_q_weight.bin")] for f in (project / "weights").glob("*_q_weight.bin")}
+    weights = offchip_weights(project, graph)
+    off_files = set(weights)
     groups: dict[str, list[Any]] = {}
     for node in graph.topo_nodes():
         if node.op != "route":
@@ -94,31 +98,72 @@ def project_design(project: Path, graph: Graph, report: dict[str, Any]):
     caches = (report.get("decode") or {}).get("kv_caches") or []
     kv_on = all(c["placement"] == "onchip" for c in caches)
     layers = max((s.count for s in stages if s.layered), default=1)
-    d = Design(lanes, onchip, channels=1, replicate=not engine, engines=1 if engine else layers,
+    linear_ports = [w.ports for name, w in weights.items() if graph.nodes[name].op == "linear"]
+    channels = min(linear_ports, default=1)
+    d = Design(lanes, onchip, channels=channels, replicate=not engine, engines=1 if engine else layers,
                kv_onchip=kv_on, prefill_tile=1, stream_width=width)
     n_off = sum(s.count - onchip[s.name] for s in stages)
+    port_counts = sorted(set(linear_ports))
     facts = [
         f"stream width {width} (ir.json); a stream of rows of C elements carries gcd({width}, C) per beat",
         "lanes: each linear stage's IR lanes; attention one key per cycle with its head dimension "
         "unrolled (head_dim MACs); other stages one beat per cycle",
         f"{'one reused block engine' if engine else 'spatial: one copy of every stage per layer'}",
-        f"{n_off} weight matrices (layer copies) off chip (weights/*.bin, one m_axi port per file: a "
-        "weight stream reads at one channel's bandwidth)",
+        f"{n_off} weight matrices (layer copies) off chip (weights/*.bin, one m_axi port per file); "
+        f"linear weights striped over {'/'.join(map(str, port_counts)) or 'no'} port(s) each: every weight "
+        f"stream is modeled at {channels} channel(s)' bandwidth (the fewest ports of any)",
         f"KV cache {'on chip' if kv_on else 'off chip'}"
-        + (f" ({len(caches)} cache(s), report.json)" if caches else " (no decode caches in this project)"),
+        + (f" ({len(caches)} cache(s), report.json)" if caches else " (no decode caches in this project)")
+        + ("; each off-chip cache is one m_axi port, its traffic modeled at the same channel count as the "
+           "weights (optimistic for attention)" if caches and not kv_on and channels > 1 else ""),
         "prefill reads every weight once per token (tile 1)",
     ]
     return stages, d, facts
 
 
-def stored_weight_bits(graph: Graph, project: Path) -> int:
-    """Bits per weight in the project's off-chip linear weight files: raw values in the smallest C
-    integer that holds them (8, 16, 32 or 64 bits, ``ops.qcommon.storage_ctype``), or 0 if none is
-    off chip. (An off-chip embedding table is read one row per token: its bytes do not matter.)"""
-    names = {f.name[: -len("_q_weight.bin")] for f in (project / "weights").glob("*_q_weight.bin")}
-    widths = [n.attrs["param_types"]["q_weight"]["width"] for n in graph.nodes.values()
-              if n.name in names and n.op == "linear"]
-    return max((next(b for b in (8, 16, 32, 64) if w <= b) for w in widths), default=0)
+@dataclass(frozen=True)
+class OffchipWeight:
+    """One off-chip weight matrix as the project stores it: m_axi ports (files) and bytes."""
+
+    ports: int
+    nbytes: int
+    elements: int  # weights in its files (every layer's, for a block engine's stacked array)
+
+    @property
+    def bits(self) -> float:
+        """Stored bits per weight (4.0 for packed 4-bit weights, 8.0 for one per int8_t)."""
+        return 8 * self.nbytes / self.elements
+
+
+_WEIGHT_FILE = re.compile(r"^(?P<node>.+)_q_weight(?:_p(?P<port>\d+))?\.bin$")
+
+
+def offchip_weights(project: Path, graph: Graph) -> dict[str, OffchipWeight]:
+    """Per node with an off-chip ``q_weight``: its ports and stored size, read from the project's
+    ``weights/<node>_q_weight.bin`` (one port) or ``weights/<node>_q_weight_p<i>.bin`` files
+    (striped, backends/hls/offchip.py). A block engine's file holds every layer's weights."""
+    files: dict[str, list[Path]] = {}
+    for f in sorted((project / "weights").glob("*.bin")):
+        m = _WEIGHT_FILE.match(f.name)
+        if m and m.group("node") in graph.nodes:
+            files.setdefault(m.group("node"), []).append(f)
+    engine = _is_engine(project, graph)
+    layers = len({n.layer for n in graph.nodes.values() if n.layer is not None})
+    out = {}
+    for name, paths in files.items():
+        node = graph.nodes[name]
+        copies = layers if engine and node.layer is not None else 1
+        out[name] = OffchipWeight(len(paths), sum(p.stat().st_size for p in paths),
+                                  int(node.params["q_weight"].data.size) * copies)
+    return out
+
+
+def stored_weight_bits(graph: Graph, project: Path) -> float:
+    """Bits per weight in the project's off-chip linear weight files, the widest of any (packed
+    fields or whole C integers, read from the file sizes), or 0 if none is off chip. (An off-chip
+    embedding table is read one row per token: its bytes do not matter.)"""
+    return max((w.bits for name, w in offchip_weights(project, graph).items()
+                if graph.nodes[name].op == "linear"), default=0)
 
 
 def _is_engine(project: Path, graph: Graph) -> bool:
@@ -148,19 +193,25 @@ def model_project(project: Path, graph: Graph, report: dict[str, Any],
     fits = o and o["prompt"] + o["generate"] <= tokens
     op = Operating(o["prompt"], o["generate"]) if fits else Operating(prompt=tokens, generate=tokens)
     stages, design, facts = project_design(project, graph, report)
-    # off-chip weights are stored raw in a whole C integer (weights/*.bin): a 4-bit weight moves
-    # as one byte, so the streams carry stored/quantized times the bytes the scheme counts
+    # off-chip weights stored wider than the scheme's bits (a 4-bit weight in an int8_t when it is
+    # not packed) make the streams carry stored/quantized times the bytes the scheme counts
     stored = stored_weight_bits(graph, project)
     ratio = stored / scheme.weight_bits if stored > scheme.weight_bits else 1.0
     eta = target.memory.burst_efficiency / ratio
     if ratio > 1:
-        facts.append(f"off-chip {scheme.weight_bits}-bit linear weights are stored one per {stored}-bit integer, "
+        facts.append(f"off-chip {scheme.weight_bits}-bit linear weights are stored in {stored:g} bits each, "
                      f"so each weight stream moves {ratio:g}x the bytes: modeled as burst efficiency "
                      f"{target.memory.burst_efficiency:g} / {ratio:g} = {eta:.3f} (the KV streams too: a small over-count)")
+    elif stored:
+        facts.append(f"off-chip linear weights stored at {stored:g} bits each (weights/*.bin sizes): packed, "
+                     "the streams move the bytes the scheme counts")
+    if design.channels > target.memory.channels:  # more ports than the board has channels
+        facts.append(f"{design.channels} ports per weight share the board's {target.memory.channels} channels")
+        design.channels = target.memory.channels
     perf = evaluate(stages, design, scheme, target, op, eta)
     link = project / "host" / "link.cfg"
     sp = parse_sp(link.read_text()) if link.exists() else []
-    return ProjectModel(stages, design, perf, target, scheme, op, facts, saved, sp)
+    return ProjectModel(stages, design, perf, target, scheme, op, facts, saved, sp, offchip_weights(project, graph))
 
 
 def performance_json(m: ProjectModel) -> dict[str, Any]:
@@ -179,6 +230,9 @@ def performance_json(m: ProjectModel) -> dict[str, Any]:
         "modeled_from": m.facts,
         "design_file": _design_file_json(m.saved),
         "connectivity": m.connectivity,
+        "offchip_weights": {name: {"ports": w.ports, "bytes": w.nbytes, "bits": w.bits}
+                            for name, w in m.weights.items()},
+        "offchip_weight_bytes": sum(w.nbytes for w in m.weights.values()),
         "resources": {k: {"used": p.resources[k], "budget": budget[k], "device": getattr(target, k)}
                       for k in p.resources},
         "fits": p.fits, "placement": list(d.reasons) or _placement_lines(m),
@@ -252,6 +306,13 @@ def markdown_sections(report: dict[str, Any], plots: dict[str, str] | None = Non
             lines.append(f"| {k.upper()} | {r['used']:,} | {r['budget']:,} | {r['device']:,} | {share} |")
         lines += _image(plots, "resources")
         lines += ["", "### Weight placement", ""] + [f"- {r}" for r in perf["placement"]]
+        stored = perf.get("offchip_weights") or {}
+        if stored:
+            ports = sorted({w["ports"] for w in stored.values()})
+            bits = sorted({w["bits"] for w in stored.values()})
+            lines.append(f"- stored off chip: {len(stored)} weight matrices, {perf['offchip_weight_bytes']:,} bytes, "
+                         f"{'/'.join(f'{b:g}' for b in bits)} bits per weight, "
+                         f"{'/'.join(map(str, ports))} m_axi port(s) per weight (weights/*.bin)")
         if perf.get("connectivity"):
             lines += ["", "Memory channels (host/link.cfg; one m_axi port per argument, spread round-robin "
                       "over the design's channels so concurrent streams use distinct ones):", ""]

@@ -34,6 +34,7 @@ from ...ir.graph import Graph, Node
 from ...ir.types import FixedType, FloatType
 from ...ops import op_kind
 from ...ops.qcommon import port, storage_ctype
+from .offchip import pack_port, plan_packing
 from .engine import engine_context, engine_graph, engine_stage_args, plan_engine, stacked_onchip_args
 
 HEADERS = ("llm2hls_numerics.h", "llm2hls_nonlinear.h")
@@ -178,10 +179,11 @@ def emit_project(
     weights = [n for n in graph.topo_nodes() if emitted_params(n, quantized)]
     for node in weights:
         (out_dir / "weights" / f"{node.name}.h").write_text(render_weights(env, node, quantized))
-    for a in offchip:  # raw integers, little endian, in the storage type, in the order the stage reads
-        node = graph.nodes[a["node"]]
-        data = offchip_layout(node, np.asarray(node.param(a["key"])))
-        data.astype(np.dtype(a["store"].replace("_t", "")).newbyteorder("<")).tofile(out_dir / "weights" / a["file"])
+    for weight in dict.fromkeys(a["weight"] for a in offchip):  # in the order the stage reads
+        arrays = [a for a in offchip if a["weight"] == weight]
+        node = graph.nodes[arrays[0]["node"]]
+        for file, data in offchip_files(node, np.asarray(node.param(arrays[0]["key"])), arrays).items():
+            (out_dir / "weights" / file).write_bytes(data)
     var = stream_names(graph, top)
     io = {
         "inputs": [{**_io_port(graph, t), "var": var[t]} for t in graph.inputs],
@@ -193,7 +195,8 @@ def emit_project(
     ]
     outer_args = stage_args
     if plan is not None:  # engine stages take layer `layer`'s slice of every stacked array
-        stacked = {f"{n}_{k}" for n in plan.block for k in plan.stacked[n]} | {c[t] for c in kv for t in ("k", "v")}
+        stacked = {a["name"] for a in offchip if a["node"] in plan.block and a["key"] in plan.stacked[a["node"]]}
+        stacked |= {c[t] for c in kv for t in ("k", "v")}
         outer_args = dict(stage_args)
         onchip = stacked_onchip_args(graph, plan)
         for name in plan.block:
@@ -346,8 +349,10 @@ def stage_context(graph: Graph, node: Node, quantized: bool, offchip: list[dict[
         "T": out_shape[0],
         "decode": tokens is not None,
         "quantized": quantized,
-        "offchip": [a["name"] for a in offchip if a["node"] == node.name],
+        "offchip": [a["weight"] for a in offchip if a["node"] == node.name],
         "w_tiled": any(a["tiled"] for a in offchip if a["node"] == node.name and a["key"] == "q_weight"),
+        "w_packed": next((a["packed"] for a in offchip if a["node"] == node.name and a["key"] == "q_weight"), None),
+        "w_ports": [a["name"] for a in offchip if a["node"] == node.name and a["key"] == "q_weight"],
     }
     ctx.update(kind.hls_context(node, graph))
     ctx["template"] = kind.hls_template
@@ -447,11 +452,19 @@ def mark_offchip(graph: Graph, min_elements: int) -> list[dict[str, Any]]:
     Such an array is not a source literal: it is written to ``weights/<node>_<key>.bin`` (raw
     integers in its storage type, little endian), becomes an m_axi argument of the top function
     and of its stage function (same name, so the stage body indexes it unchanged), and the
-    testbench loads the file. Returns one description per off-chip array. A saved design
-    (``graph.meta['design']['weight_placement']``, dse/design_file.py) decides instead of the size.
+    testbench loads the file. A saved design (``graph.meta['design']``, dse/design_file.py) decides
+    the placement instead of the size (``weight_placement``) and gives each weight up to
+    ``weight_ports[node]`` ports: a lane-tiled weight is then packed at its bit width and striped
+    over ``P`` arguments ``<node>_<key>_p<i>`` with files ``weights/<node>_<key>_p<i>.bin``
+    (backends/hls/offchip.py; a 4-bit weight is packed even on one port).
+
+    Returns one description per m_axi array (per port): ``name``, ``store`` (its C element type),
+    ``dims``, ``numel``, ``bytes``, ``file``, ``tb_arg``, ``packed`` (a PackedWeight or None),
+    ``port`` / ``ports`` and ``weight`` (the param's array name).
     """
     out = []
-    decided = graph.meta.get("design", {}).get("weight_placement", {})
+    design = graph.meta.get("design", {})
+    decided = design.get("weight_placement", {})
     for node in graph.topo_nodes():
         for key in emitted_params(node, True):
             p = node.params[key]
@@ -460,17 +473,69 @@ def mark_offchip(graph: Graph, min_elements: int) -> list[dict[str, Any]]:
                 continue
             p.placement = "offchip"
             t = FixedType(**{k: v for k, v in node.attrs["param_types"][key].items() if k != "kind"})
-            shape = offchip_layout(node, p.data).shape or (1,)
-            out.append({
-                "node": node.name, "key": key, "name": f"{node.name}_{key}", "store": storage_ctype(t),
-                "dims": "".join(f"[{d}]" for d in shape), "tail_dims": "".join(f"[{d}]" for d in shape[1:]),
-                "numel": int(p.data.size), "file": f"{node.name}_{key}.bin",
-                "tiled": lane_tiled(node, p.data),
-            })
-            a = out[-1]
-            mem = f"{a['name']}_mem.data()"
-            a["tb_arg"] = f"reinterpret_cast<const {a['store']} (*){a['tail_dims']}>({mem})" if len(shape) > 1 else mem
+            tiled = lane_tiled(node, p.data)
+            tile = packing_tile(node, p.data)
+            ports = int(design.get("weight_ports", {}).get(node.name, 1))
+            packed = plan_packing(tile[0] * tile[1], t.width, ports) if tile else None
+            base = {"node": node.name, "key": key, "weight": f"{node.name}_{key}", "tiled": tiled, "packed": packed}
+            if packed is None:
+                shape = offchip_layout(node, p.data).shape or (1,)
+                store = storage_ctype(t)
+                out.append(_offchip_array(base, f"{node.name}_{key}", store, shape, 0, 1,
+                                          int(p.data.size) * np.dtype(store.removesuffix("_t")).itemsize))
+                continue
+            *lead, rows, k = p.data.shape
+            shape = (*lead, rows // tile[0], k // tile[1]) + ((packed.words,) if packed.words > 1 else ())
+            numel = int(np.prod(shape))
+            for i in range(packed.ports):
+                name = f"{node.name}_{key}" + (f"_p{i}" if packed.ports > 1 else "")
+                out.append(_offchip_array(base, name, packed.word_ctype, shape, i, packed.ports,
+                                          numel * packed.word_bits // 8))
     return out
+
+
+def _offchip_array(base: dict[str, Any], name: str, store: str, shape: tuple[int, ...], port: int,
+                   ports: int, nbytes: int) -> dict[str, Any]:
+    """One m_axi array of :func:`mark_offchip` (the testbench passes ``tb_arg``)."""
+    a = {**base, "name": name, "store": store, "port": port, "ports": ports, "file": f"{name}.bin",
+         "dims": "".join(f"[{d}]" for d in shape), "tail_dims": "".join(f"[{d}]" for d in shape[1:]),
+         "numel": int(np.prod(shape)), "bytes": nbytes}
+    mem = f"{name}_mem.data()"
+    a["tb_arg"] = f"reinterpret_cast<const {store} (*){a['tail_dims']}>({mem})" if len(shape) > 1 else mem
+    return a
+
+
+def offchip_files(node: Node, data: np.ndarray, arrays: list[dict[str, Any]]) -> dict[str, bytes]:
+    """The ``weights/*.bin`` contents of one off-chip param (``arrays``: its :func:`mark_offchip`
+    entries): raw integers in the storage type, or the packed words of each port."""
+    packed = arrays[0]["packed"]
+    if packed is None:
+        dtype = np.dtype(arrays[0]["store"].removesuffix("_t")).newbyteorder("<")
+        return {arrays[0]["file"]: offchip_layout(node, data).astype(dtype).tobytes()}
+    tiles = packed_tiles(data, *packing_tile(node, data))
+    return {a["file"]: pack_port(tiles, packed, a["port"]).tobytes() for a in arrays}
+
+
+def packing_tile(node: Node, data: np.ndarray) -> tuple[int, int] | None:
+    """``(rows, inputs)`` a linear stage reads per cycle from its weight -- ``min(lanes, N)`` rows
+    and ``lanes / rows`` inputs of each (templates/hls/ops/linear.j2 ``lanes``, ``KI``) -- or None
+    if they do not tile the matrix (then it cannot be packed)."""
+    if node.op != "linear" or node.lanes <= 1 or data.ndim < 2:
+        return None
+    *_, rows, k = data.shape
+    n = rows // 2 if node.attrs.get("glu") else rows
+    lo = min(node.lanes, n)
+    ki = node.lanes // lo
+    return (lo, ki) if rows % lo == 0 and k % ki == 0 else None
+
+
+def packed_tiles(data: np.ndarray, lo: int, ki: int) -> np.ndarray:
+    """``[..., rows, K]`` as the tile rows a packed stage reads: ``[..., rows / lo, K / ki, lo * ki]``,
+    field ``l * ki + j`` = weight of row ``n0 + l`` at input ``kb * ki + j`` (``lo``, ``ki``:
+    :func:`packing_tile`; for ``ki = 1`` this is :func:`offchip_layout`'s lane tiles)."""
+    *lead, rows, k = data.shape
+    t = data.reshape(*lead, rows // lo, lo, k // ki, ki)
+    return np.moveaxis(t, -3, -2).reshape(*lead, rows // lo, k // ki, lo * ki)
 
 
 def lane_tiled(node: Node, data: np.ndarray) -> bool:
