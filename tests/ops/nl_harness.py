@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hls4ml
-import jinja2
 import numpy as np
 
+from llm2hls.backends.hls.emit import template_env
 from llm2hls.ir.graph import Graph, Node, Param
 from llm2hls.ir.types import FixedType, TensorType, numtype_from_json
 from llm2hls.numerics import quantize
@@ -136,10 +136,11 @@ def _quantized(graph: Graph, node: Node) -> bool:
 
 def render_stage(graph: Graph, node: Node) -> str:
     """The stage function of ``node`` from its kind's template (the backend's conventions)."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HLS_TEMPLATES)),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = template_env()
     kind = op_kind(node.op)
-    port = lambda t: {"name": t, "ctype": _ctype(graph, t), "shape": graph.tensors[t].type.shape}
+    # one element per stream transfer (beat 1): the stage's arithmetic is what these tests check
+    port = lambda t: {"name": t, "ctype": _ctype(graph, t), "shape": graph.tensors[t].type.shape,
+                      "beat": 1, "stype": _ctype(graph, t)}
     ctx = {
         "node": node, "fn": node.name,
         "ins": [port(t) for t in node.inputs], "outs": [port(t) for t in node.outputs],
