@@ -2,6 +2,7 @@
 
     python benchmarks/dataset_bench.py [--count 40] [--jobs 2] [--seed 0] [--models 0] [--out FILE]
     python benchmarks/dataset_bench.py --summarize DIR [--verify-log LOG]   # figures of a finished run
+                                        # (LOG: output of `/usr/bin/time -v llm2hls dataset verify DIR`)
 
 Runs a fresh generate into a temp folder (cold: the precompiled header and every base design's
 harness are built inside the measured time), then appends one JSON line (command, machine, counts,
@@ -56,15 +57,18 @@ def summarize(root: Path, verify_log: Path | None) -> dict:
     and the ``dataset verify`` result (last line of its log: ``confirmed/total verdicts confirmed``)."""
     from collections import Counter
 
+    from llm2hls.dataset.card import cost_summary
     from llm2hls.dataset.generate import yield_table
 
     recs, rej = _complete_lines(root / "records.jsonl"), _complete_lines(root / "rejected.jsonl")
     cfg = json.loads((root / "config.json").read_text())
     card = (root / "DATASET.md").read_text() if (root / "DATASET.md").exists() else ""
-    verified = None
+    verified, verify_cpu, verify_wall = None, None, None
     if verify_log and verify_log.exists():
-        last = [l for l in verify_log.read_text().splitlines() if l.endswith("verdicts confirmed")]
+        log = verify_log.read_text()
+        last = [l for l in log.splitlines() if l.endswith("verdicts confirmed")]
         verified = last[-1] if last else "verify did not finish"
+        verify_cpu, verify_wall = _time_v(log)
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "dataset": str(root), "config": cfg,
             "records": len(recs), "verified_buggy": sum(r["verdict"]["label"] == "buggy" for r in recs),
             "equivalent": sum(r["verdict"]["label"] == "equivalent" for r in recs), "rejected": len(rej),
@@ -72,7 +76,19 @@ def summarize(root: Path, verify_log: Path | None) -> dict:
             "kinds": dict(Counter(r["verdict"]["kind"] for r in recs)),
             "yield_per_class": yield_table(recs, rej, cfg["classes"]),
             "card_throughput": next((l for l in card.splitlines() if l.startswith("Throughput")), None),
-            "verify": verified}
+            "cost": cost_summary(recs, rej), "verify": verified, "verify_cpu_seconds": verify_cpu,
+            "verify_wall": verify_wall}
+
+
+def _time_v(log: str) -> tuple[float | None, str | None]:
+    """CPU seconds (user + system, children included) and wall time from ``/usr/bin/time -v`` output."""
+    import re
+
+    user = re.search(r"User time \(seconds\): ([\d.]+)", log)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", log)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", log)
+    cpu = round(float(user.group(1)) + float(system.group(1)), 1) if user and system else None
+    return cpu, wall.group(1) if wall else None
 
 
 def main() -> None:

@@ -28,3 +28,18 @@ def test_shallow_fifo_deadlocks_on_rtl_and_harmless_one_is_equivalent(tmp_path):
     assert "verilator" in v["tools"]
     v = classify(d, {path: apply_edits(d.files[path], shallow_ok.edits)}, ["FIFO"], b)
     assert v["kind"] == "equivalent" and "passes bit-exact" in v["evidence"]
+
+
+@pytest.mark.slow
+def test_rtl_build_is_cached_and_the_bench_runs_again(tmp_path):
+    from llm2hls.dataset.rtl_check import simulate_depths
+
+    d = catalog_base(0)
+    var = next(iter(d.facts["fifo_min_depth"]))
+    depths = {d.facts["rtl"]["streams"][var]: 2}
+    first = simulate_depths(d, depths, workdir=tmp_path, build_cache=tmp_path / "builds")
+    again = simulate_depths(d, depths, workdir=tmp_path, build_cache=tmp_path / "builds")
+    assert first["built"] and not again["built"]  # the second run simulated the cached model
+    assert len(list((tmp_path / "builds").iterdir())) == 1
+    assert {k: again[k] for k in ("passed", "all_cycles", "mismatches")} == \
+        {k: first[k] for k in ("passed", "all_cycles", "mismatches")}

@@ -109,3 +109,5 @@ def test_cli_user_errors(tmp_path):
     r = CliRunner().invoke(main, ["dataset", "generate", "--out", str(tmp_path / "d"), "--classes", "NOPE"])
     assert r.exit_code == 2 and "unknown bug class" in r.output
     assert not (tmp_path / "d" / "records.jsonl").exists()
+    r = CliRunner().invoke(main, ["dataset", "generate", "--out", str(tmp_path / "d"), "--stop-after", "0"])
+    assert r.exit_code == 2 and "--stop-after" in r.output and not (tmp_path / "d").exists()

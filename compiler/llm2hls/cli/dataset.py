@@ -22,14 +22,20 @@ def dataset_group() -> None:
 @click.option("--classes", default="", help="comma-separated bug classes (default: all)")
 @click.option("--models", default=0, show_default=True,
               help="also use this many base designs compiled by llm2hls from tiny transformer models")
-def generate_cmd(out: str, count: int, jobs: int, seed: int, classes: str, models: int) -> None:
+@click.option("--stop-after", "stop_after", type=float, default=None,
+              help="minutes after which no new task starts (running ones finish; rerun to resume)")
+def generate_cmd(out: str, count: int, jobs: int, seed: int, classes: str, models: int,
+                 stop_after: float | None) -> None:
     """Inject bugs into base designs, verify each mutant by execution, write records."""
     from ..dataset.generate import generate
 
     if count < 1 or jobs < 1:
         raise UserError("--count and --jobs must be >= 1")
+    if stop_after is not None and stop_after <= 0:
+        raise UserError(f"--stop-after {stop_after:g}: give a positive number of minutes")
     cls = [c.strip().upper() for c in classes.split(",") if c.strip()] or None
-    table = generate(Path(out), count, jobs, seed, cls, echo=click.echo, models=models)
+    table = generate(Path(out), count, jobs, seed, cls, echo=click.echo, models=models,
+                     stop_after=None if stop_after is None else stop_after * 60)
     click.echo(f"\n{'class':8} {'tried':>6} {'buggy':>6} {'equiv':>6} {'rejected':>8}")
     for c, r in table.items():
         click.echo(f"{c:8} {r['tried']:6} {r['buggy']:6} {r['equivalent']:6} {r['rejected']:8}")
@@ -38,13 +44,18 @@ def generate_cmd(out: str, count: int, jobs: int, seed: int, classes: str, model
 @dataset_group.command("verify")
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--jobs", default=2, show_default=True)
-def verify_cmd(out: str, jobs: int) -> None:
-    """Re-run every record's harness and confirm its verdict (exit 1 if any differs)."""
+@click.option("--no-cache", is_flag=True,
+              help="rebuild every object and RTL simulator from scratch instead of reusing generate's builds")
+def verify_cmd(out: str, jobs: int, no_cache: bool) -> None:
+    """Re-run every record's harness and confirm its verdict (exit 1 if any differs).
+
+    Every binary is re-linked and re-run on every vector; objects of identical sources come from the
+    dataset's content-addressed build cache unless --no-cache is given."""
     from ..dataset.generate import verify_dataset
 
     if not Path(out).is_dir():
         raise UserError(f"dataset folder {out} does not exist; create one with 'llm2hls dataset generate --out {out}'")
-    n, fails = verify_dataset(Path(out), jobs, echo=click.echo)
+    n, fails = verify_dataset(Path(out), jobs, echo=click.echo, cache=not no_cache)
     click.echo(f"{n - len(fails)}/{n} verdicts confirmed")
     if fails:
         raise SystemExit(1)

@@ -27,7 +27,28 @@ SCHEMA = """\
 """
 
 
-def write_card(out: Path, records: list[dict], table: dict, run: dict | None = None) -> None:
+def cost_summary(records: list[dict], rejected: list[dict]) -> dict | None:
+    """CPU cost of the tasks that carry one (``cost``, measured per task by the worker): CPU seconds
+    per record (rejected tasks' CPU included) and per verified-buggy record, and per first class."""
+    rows = [r for r in records + rejected if "cost" in r]
+    if not rows:
+        return None
+    cpu = sum(r["cost"]["cpu_s"] for r in rows)
+    recs = [r for r in records if "cost" in r]
+    buggy = sum(r["verdict"]["label"] == "buggy" for r in recs)
+    per_class: dict[str, list[float]] = {}
+    for r in recs:
+        per_class.setdefault(r["classes"][0], []).append(r["cost"]["cpu_s"])
+    return {"tasks": len(rows), "records": len(recs), "buggy": buggy, "cpu_seconds": round(cpu, 1),
+            "cpu_s_per_record": round(cpu / max(1, len(recs)), 2),
+            "cpu_s_per_buggy": round(cpu / max(1, buggy), 2),
+            "buggy_per_cpu_hour": round(buggy * 3600 / cpu) if cpu else 0,
+            "per_class_cpu_s": {c: round(sum(v) / len(v), 2) for c, v in sorted(per_class.items())}}
+
+
+def write_card(out: Path, records: list[dict], table: dict, run: dict | None = None,
+               rejected: list[dict] | None = None) -> None:
+    """Write ``out/DATASET.md``: counts, yield per class, throughput and CPU cost, schema."""
     kinds = Counter(r["verdict"]["kind"] for r in records)
     splits = Counter(r["split"] for r in records)
     lines = ["# llm2hls HLS debugging dataset", "",
@@ -40,8 +61,20 @@ def write_card(out: Path, records: list[dict], table: dict, run: dict | None = N
              "(cocotb + Verilator, llm2hls's own RTL with the mutant's depths: `rtl_deadlock` / `rtl_mismatch`); other "
              "bugs that C simulation cannot show are labelled only by a named static rule.", "",
              "## Yield per class", "", "| class | tried | verified buggy | equivalent | rejected |", "|---|---|---|---|---|"]
+    cost = cost_summary(records, rejected or [])
+    per = cost["per_class_cpu_s"] if cost else {}
+    lines[-2:] = ["| class | tried | verified buggy | equivalent | rejected | yield (buggy/tried) | CPU s/record |",
+                  "|---|---|---|---|---|---|---|"]
     for c, row in table.items():
-        lines.append(f"| {c} | {row['tried']} | {row['buggy']} | {row['equivalent']} | {row['rejected']} |")
+        y = f"{row['buggy'] / row['tried']:.0%}" if row["tried"] else "-"
+        lines.append(f"| {c} | {row['tried']} | {row['buggy']} | {row['equivalent']} | {row['rejected']} | {y} | "
+                     f"{per.get(c, '-')} |")
+    lines += ["", "A paired record counts for both classes; CPU s/record is the mean over records whose first "
+              "class it is (build + runs + RTL simulation, measured per task)."]
+    if cost:
+        lines += ["", f"CPU cost over the {cost['tasks']} timed tasks: {cost['cpu_seconds']} CPU s = "
+                  f"{cost['cpu_s_per_record']} CPU s per record, {cost['cpu_s_per_buggy']} per verified-buggy record "
+                  f"({cost['buggy_per_cpu_hour']} verified-buggy records per CPU hour; rejected tasks' CPU included)."]
     if run:
         lines += ["", f"Throughput of the last (resumed) session: {run['records']} records from {run['tasks']} tasks in "
                   f"{run['seconds']} s with {run['jobs']} jobs = {run['records_per_hour']} records/hour"

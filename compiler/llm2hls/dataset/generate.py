@@ -8,9 +8,10 @@ import json
 import os
 import random
 import re
+import resource
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from ..errors import UserError
@@ -148,16 +149,30 @@ def plan_task(seed: int, index: int, classes: list[str]) -> tuple[BaseDesign, li
         taken: list[tuple[int, int]] = []
         for c in wanted:
             cands = [m for m in rules[c].candidates(src) if not any(_overlap(e, t) for e in m.edits for t in taken)]
-            if rules[c].verdict_kind == "static":  # aim synthesis-only bugs where a rule can see them
-                cands = [m for m in cands if _breaks_rule(design, path, m)] or cands
             if not cands:
                 break
-            m = rng.choice(cands)
+            if rules[c].verdict_kind == "static":  # aim synthesis-only bugs where a rule can see them
+                m = _first_breaking(design, path, cands, rng)
+            else:
+                m = rng.choice(cands)
             muts.append(m)
             taken += [(e.start, e.end) for e in m.edits]
         if len(muts) == len(wanted):
             return design, muts, wanted
     return None
+
+
+STATIC_TRIES = 8
+"""Candidates of a synthesis-only class checked against the static rules per design; checking every
+one cost ~2 minutes per FIFO task on the multi-layer generated kernels (~0.4 s per rule check)."""
+
+
+def _first_breaking(design: BaseDesign, path: str, cands: list, rng: random.Random):
+    """The first of up to STATIC_TRIES randomly ordered candidates that breaks a static rule, else
+    the first one (execution or the RTL path may still show it)."""
+    order = list(cands)
+    rng.shuffle(order)
+    return next((m for m in order[:STATIC_TRIES] if _breaks_rule(design, path, m)), order[0])
 
 
 def _breaks_rule(design: BaseDesign, path: str, m) -> bool:
@@ -207,13 +222,24 @@ def _worker(args) -> dict:
     _GENERATED[:] = generated
     if _WORKER_BUILDER is None:
         _WORKER_BUILDER = Builder(Path(cache))
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     try:
-        return make_task(task_id, seed, index, classes, _WORKER_BUILDER)
+        res = make_task(task_id, seed, index, classes, _WORKER_BUILDER)
     except UserError:
         raise
     except Exception as e:  # a tool failure must not kill the run; it is logged as a rejection
-        return {"id": task_id, "status": "rejected", "reason": f"internal error: {type(e).__name__}: {e}",
-                "classes": [classes[index % len(classes)]]}
+        res = {"id": task_id, "status": "rejected", "reason": f"internal error: {type(e).__name__}: {e}",
+               "classes": [classes[index % len(classes)]]}
+    cost = {"wall_s": round(time.perf_counter() - t0, 2), "cpu_s": round(_cpu_seconds() - c0, 2)}
+    (res["record"] if res["status"] == "record" else res)["cost"] = cost
+    return res
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and its finished children: one task's cost is
+    the difference, as a worker runs one task at a time."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -235,10 +261,12 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | None, echo=print,
-             models: int = 0) -> dict:
+             models: int = 0, stop_after: float | None = None) -> dict:
     """Generate ``count`` tasks into ``out`` (resuming if it already holds some); return the yield table.
 
     ``models`` > 0 adds that many base designs compiled by the llm2hls pipeline from tiny models.
+    ``stop_after`` (seconds): start no task after that time; running ones finish, the card is written,
+    and rerunning the same command resumes with the tasks left.
     """
     classes = list(rules_for(classes))  # validates names
     out.mkdir(parents=True, exist_ok=True)
@@ -260,11 +288,11 @@ def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | N
     echo(f"{len(done)} tasks already done, {len(todo)} to go ({jobs} jobs)")
     t0, n_before = time.perf_counter(), len(records)
     with open(rec_path, "a") as fr, open(rej_path, "a") as fj, ProcessPoolExecutor(jobs) as pool:
-        futs = [pool.submit(_worker, t) for t in todo]
-        for n, fut in enumerate(as_completed(futs), 1):
-            res = fut.result()
+        n = 0
+        for res, n in _run_tasks(pool, todo, 2 * jobs, t0, stop_after, echo):
             if res["status"] == "record" and res["record"]["dedup_key"] in keys:
-                res = {"id": res["id"], "status": "rejected", "reason": "near-duplicate", "classes": res["record"]["classes"]}
+                res = {"id": res["id"], "status": "rejected", "reason": "near-duplicate",
+                       "classes": res["record"]["classes"], "cost": res["record"]["cost"]}
             if res["status"] == "record":
                 rec = res["record"]
                 bp = out / "bases" / f"{rec['base_design']}.json"
@@ -282,17 +310,38 @@ def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | N
                 fj.flush()
                 rejected.append(res)
                 tag = f"{'+'.join(res['classes'])}: rejected ({res['reason'][:60]})"
-            echo(f"[{n}/{len(todo)}] {res['id']} {tag}")
+            echo(f"[{n}/{len(todo)} {time.perf_counter() - t0:.0f}s] {res['id']} {tag}")
     table = yield_table(records, rejected, classes)
     from .card import write_card
 
     secs = time.perf_counter() - t0
     new_buggy = sum(r["verdict"]["label"] == "buggy" for r in records[n_before:])
-    run = {"records": len(records) - n_before, "tasks": len(todo), "seconds": round(secs, 1), "jobs": jobs,
+    run = {"records": len(records) - n_before, "tasks": n, "seconds": round(secs, 1), "jobs": jobs,
            "records_per_hour": round((len(records) - n_before) * 3600 / secs) if secs > 0 else 0,
            "buggy_per_hour": round(new_buggy * 3600 / secs) if secs > 0 else 0}
-    write_card(out, records, table, run)
+    write_card(out, records, table, run, rejected)
     return table
+
+
+def _run_tasks(pool: ProcessPoolExecutor, todo: list, window: int, t0: float, stop_after: float | None, echo):
+    """Yield (result, n) of the tasks as they finish, keeping ``window`` of them in flight; once
+    ``stop_after`` seconds have passed since ``t0`` no task is started (the running ones finish)."""
+    queue, running, n, spent = iter(todo), set(), 0, False
+    while True:
+        while not spent and len(running) < window:
+            task = next(queue, None)
+            if task is None:
+                break
+            running.add(pool.submit(_worker, task))
+        if not running:
+            if spent:
+                echo(f"time budget spent: {len(todo) - n} tasks left for a resumed run")
+            return
+        done, running = wait(running, return_when=FIRST_COMPLETED)
+        for fut in done:
+            n += 1
+            yield fut.result(), n
+        spent = spent or (stop_after is not None and time.perf_counter() - t0 > stop_after)
 
 
 def yield_table(records: list[dict], rejected: list[dict], classes: list[str]) -> dict:
@@ -311,18 +360,33 @@ def yield_table(records: list[dict], rejected: list[dict], classes: list[str]) -
     return t
 
 
-def verify_dataset(out: Path, jobs: int, echo=print) -> tuple[int, list[str]]:
-    """Re-run every record's harness and re-derive its verdict; return (checked, failures)."""
+def verify_dataset(out: Path, jobs: int, echo=print, cache: bool = True) -> tuple[int, list[str]]:
+    """Re-run every record's harness and re-derive its verdict; return (checked, failures).
+
+    Every binary is linked and run again on every vector (and every RTL bench simulated again).
+    With ``cache`` the objects of sources ``generate`` compiled are taken from ``OUT/.cache/obj``
+    (content-addressed, so an identical source gives its own object); without it everything (the
+    precompiled header, base units, mutants, RTL builds) is rebuilt from scratch in a private cache.
+    """
+    import shutil
+    import tempfile
+
     records = _read_jsonl(out / "records.jsonl")
     if not records:
         raise UserError(f"no records in {out / 'records.jsonl'}; run 'llm2hls dataset generate --out {out}' first")
-    args = [(r, str(out / "bases" / f"{r['base_design']}.json"), str(out / ".cache")) for r in records]
+    cache_dir = out / ".cache" if cache else Path(tempfile.mkdtemp(prefix=".verify-cache-", dir=out))
     fails = []
-    with ProcessPoolExecutor(jobs) as pool:
-        for n, (rid, ok, why) in enumerate(pool.map(_reverify, args), 1):
-            echo(f"[{n}/{len(records)}] {rid} {'ok' if ok else 'FAILED: ' + why}")
-            if not ok:
-                fails.append(f"{rid}: {why}")
+    try:
+        Builder(cache_dir)  # the precompiled header, once, before the workers start
+        args = [(r, str(out / "bases" / f"{r['base_design']}.json"), str(cache_dir)) for r in records]
+        with ProcessPoolExecutor(jobs) as pool:
+            for n, (rid, ok, why) in enumerate(pool.map(_reverify, args), 1):
+                echo(f"[{n}/{len(records)}] {rid} {'ok' if ok else 'FAILED: ' + why}")
+                if not ok:
+                    fails.append(f"{rid}: {why}")
+    finally:
+        if not cache:
+            shutil.rmtree(cache_dir, ignore_errors=True)
     return len(records), fails
 
 

@@ -78,7 +78,8 @@ def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] |
         for n, i in enumerate(idx):
             for rel, text in design.vectors[i].items():
                 (tmp / rel).write_text(text)
-            r = run_limited([str(exe), *design.run_args], tmp / design.run_cwd, RUN_TIMEOUT, RUN_MEM)
+            r = run_limited([str(exe), *design.run_args], tmp / design.run_cwd, RUN_TIMEOUT, RUN_MEM,
+                            fixed_layout=True)
             status, detail = _classify(r.returncode, r.timed_out, r.stdout, r.stderr)
             if status != "pass":
                 return Outcome(status, detail, i, n + 1)
@@ -94,19 +95,18 @@ def _objects(design: BaseDesign, src: str, text: str, builder: Builder, tmp: Pat
     base = _layout(design, src) if src in design.mutable else None
     plan = None if base is None else affected_functions(base, text, src)
     if plan is None:  # whole file
-        return _compile(tmp / src, text, src, headers, builder, incs, share=text == design.files[src]
-                        or src not in design.mutable)
+        return _compile(tmp / src, text, src, headers, builder, incs)
     mutant, rebuild = plan
     objs = []
     for name in sorted(base.functions):
         if name in rebuild:
             continue
-        built = _compile(tmp / src, base.unit({name}), src, headers, builder, incs, share=True, tag=name)
+        built = _compile(tmp / src, base.unit({name}), src, headers, builder, incs, tag=name)
         if isinstance(built, Outcome):
             return built
         objs += built
     if rebuild:
-        built = _compile(tmp / src, mutant.unit(rebuild), src, headers, builder, incs, share=False, tag="mutant")
+        built = _compile(tmp / src, mutant.unit(rebuild), src, headers, builder, incs, tag="mutant")
         if isinstance(built, Outcome):
             return built
         objs += built
@@ -125,11 +125,17 @@ def _layout(design: BaseDesign, src: str) -> Layout | None:
     return _LAYOUTS[key]
 
 
-def _compile(path: Path, text: str, src: str, headers: str, builder: Builder, incs: list[Path], share: bool,
+def _compile(path: Path, text: str, src: str, headers: str, builder: Builder, incs: list[Path],
              tag: str = "") -> list[Path] | Outcome:
-    """Compile ``text`` as the file at ``path`` (so messages name it); objects of shared (unchanged)
-    text are cached under the builder's cache."""
-    key = hashlib.sha1((text + headers + src + " ".join(CXXFLAGS)).encode()).hexdigest()[:16]
+    """Compile ``text`` as the file at ``path`` (so messages name it).
+
+    Objects are content-addressed in the builder's cache (key: source text, headers, file name,
+    flags and compiler versions), base units and mutants alike, so ``dataset verify`` re-links and
+    re-runs the very objects ``generate`` built instead of compiling identical sources again.
+    Failed compiles are not cached: their evidence is the compiler's message, which is redone.
+    """
+    key = hashlib.sha1("\0".join([text, headers, src, " ".join(CXXFLAGS), *builder.versions()]).encode()
+                       ).hexdigest()[:20]
     cached = builder.cache / "obj" / f"{key}.o"
     if cached.exists():
         return [cached]
@@ -138,11 +144,10 @@ def _compile(path: Path, text: str, src: str, headers: str, builder: Builder, in
     r = builder.compile(path, obj, incs)
     if r.returncode != 0:
         return Outcome("compile_error", "compile timed out" if r.timed_out else _first_error(r.stderr))
-    if share:
-        cached.parent.mkdir(exist_ok=True)
-        tmp_obj = cached.with_suffix(f".{os.getpid()}.{tag or 'tu'}.tmp")
-        shutil.copy(obj, tmp_obj)
-        tmp_obj.rename(cached)
+    cached.parent.mkdir(exist_ok=True)
+    tmp_obj = cached.with_suffix(f".{os.getpid()}.{tag or 'tu'}.tmp")
+    shutil.copy(obj, tmp_obj)
+    tmp_obj.rename(cached)  # atomic: a racing worker writes the same bytes
     return [obj]
 
 

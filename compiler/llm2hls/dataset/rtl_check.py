@@ -15,6 +15,7 @@ our RTL needs the depth (its stages buffer differently from Vitis' ones).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -73,10 +74,14 @@ def changed_depths(design: BaseDesign, files: dict[str, str]) -> dict[str, int]:
 
 
 def simulate_depths(design: BaseDesign, depths: dict[str, int], workdir: Path | None = None,
-                    max_cycles: int | None = None) -> dict:
+                    max_cycles: int | None = None, build_cache: Path | None = None) -> dict:
     """Render the design's RTL with FIFO ``depths`` (tensor -> depth; others unchanged) and run its
     bench on the harness inference + one random inference (``max_cycles`` lowers the bench's cycle
-    limit). Returns the bench's result dict."""
+    limit). Returns the bench's result dict.
+
+    With ``build_cache`` the simulator build (Verilator's C++ model, ~30-60 s here) is kept there
+    under the hash of the RTL sources, so the same RTL is simulated again without building it again
+    (``dataset verify`` re-runs every simulation; only the build is shared)."""
     from ..backends.rtl.project import load_project_graph, project_runs
     from ..backends.rtl import write_rtl
     from ..sim.rtl import simulate
@@ -97,10 +102,39 @@ def simulate_depths(design: BaseDesign, depths: dict[str, int], workdir: Path | 
         rtl = write_rtl(graph, tmp / "rtl", inputs=inputs, golden=lambda _g, x: table[id(x)])
         if max_cycles:
             _lower_cycle_limit(rtl, max_cycles)
+        build = rtl / f"sim_build_{SIMULATOR}"
+        cached = Path(build_cache) / _build_key(rtl) if build_cache else None
+        if cached is not None and cached.exists():
+            shutil.copytree(cached, build)  # simulate() reuses it: its stamp matches the same sources
         res = simulate(rtl, SIMULATOR)
+        if cached is not None and res.get("built") and not cached.exists():
+            _store_build(build, cached)
         res.pop("log", None)
         return res
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _build_key(rtl: Path) -> str:
+    """Hash of what a simulator build depends on: the RTL sources, memory images, simulator version."""
+    from importlib.metadata import version
+
+    spec = json.loads((rtl / "rtl.json").read_text())
+    h = hashlib.sha256(f"{SIMULATOR} {version(SIMULATOR)}".encode())
+    for name in sorted(spec["sources"]) + sorted(p.name for p in rtl.glob("*.mem")):
+        h.update(name.encode() + b"\0" + (rtl / name).read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _store_build(build: Path, cached: Path) -> None:
+    """Copy a finished simulator build into the cache without its intermediate files (objects,
+    generated C++ and Verilator's two ~80 MB precompiled headers; the model binary is ~1 MB). Atomic."""
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+    shutil.copytree(build, tmp, ignore=shutil.ignore_patterns("*.o", "*.a", "*.d", "*.cpp", "*.h", "*.gch"))
+    try:
+        tmp.rename(cached)
+    except OSError:  # another worker stored the same build first
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -124,14 +158,15 @@ def fifo_verdict(design: BaseDesign, files: dict[str, str], cache: Path) -> dict
     memo = Path(cache) / "rtl_base" / f"{design.id}.json"
     if not memo.exists():
         memo.parent.mkdir(parents=True, exist_ok=True)
-        base = simulate_depths(design, {}, workdir=cache)
+        base = simulate_depths(design, {}, workdir=cache, build_cache=Path(cache) / "rtl_build")
         tmp = memo.with_suffix(f".{os.getpid()}.tmp")  # workers may race here: each writes its own
         tmp.write_text(json.dumps({"passed": base.get("passed", False), "all_cycles": base.get("all_cycles")}))
         tmp.rename(memo)
     base = json.loads(memo.read_text())
     if not base["passed"]:
         return {"status": "base_fails", "detail": "the base design's RTL does not pass its bench"}
-    res = simulate_depths(design, depths, workdir=cache, max_cycles=DEADLOCK_FACTOR * base["all_cycles"])
+    res = simulate_depths(design, depths, workdir=cache, max_cycles=DEADLOCK_FACTOR * base["all_cycles"],
+                          build_cache=Path(cache) / "rtl_build")
     what = ", ".join(f"{t} depth {d}" for t, d in sorted(depths.items()))
     if res.get("timeout"):
         stalled = sorted(((n, s) for s, n in res.get("stall_cycles", {}).items() if n), reverse=True)[:3]

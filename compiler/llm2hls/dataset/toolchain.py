@@ -3,6 +3,7 @@ a per-design cached testbench object, and a sandbox (own temp dir, time/memory/f
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import os
@@ -52,8 +53,13 @@ def tool_versions() -> dict:
             "tree-sitter-cpp": version("tree-sitter-cpp"), "llm2hls": __version__}
 
 
-def _limits(cpu_s: int, mem: int | None, fsize: int):
+ADDR_NO_RANDOMIZE = 0x0040000  # personality(2) flag: what `setarch -R` sets
+
+
+def _limits(cpu_s: int, mem: int | None, fsize: int, fixed_layout: bool = False):
     def apply() -> None:
+        if fixed_layout:
+            ctypes.CDLL(None, use_errno=True).personality(ADDR_NO_RANDOMIZE)
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -71,12 +77,17 @@ class RunResult:
 
 
 def run_limited(cmd: list[str], cwd: Path, timeout: float, mem: int | None, env: dict | None = None,
-                fsize: int = FILE_LIMIT) -> RunResult:
-    """Run ``cmd`` in its own session with CPU/file/memory limits; kill the whole group on timeout."""
+                fsize: int = FILE_LIMIT, fixed_layout: bool = False) -> RunResult:
+    """Run ``cmd`` in its own session with CPU/file/memory limits; kill the whole group on timeout.
+
+    ``fixed_layout`` turns address-space randomisation off for the command, so a program that reads
+    uninitialised registers or stack (INIT bugs on ap_fixed locals, which pattern-init does not
+    always reach at -O1) sees the same garbage on every run: without it one such record failed
+    4 of 30 re-runs."""
     full_env = {**os.environ, "ASAN_OPTIONS": ASAN_OPTIONS, "UBSAN_OPTIONS": UBSAN_OPTIONS, **(env or {})}
     p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          errors="replace", env=full_env, start_new_session=True,
-                         preexec_fn=_limits(int(timeout) + 2, mem, fsize))
+                         preexec_fn=_limits(int(timeout) + 2, mem, fsize, fixed_layout))
     try:
         out, err = p.communicate(timeout=timeout)
         return RunResult(p.returncode, out[-20000:], err[-20000:], False)
@@ -127,6 +138,12 @@ class Builder:
                              "-fsyntax-only", "probe.cpp"], Path(tmp), COMPILE_TIMEOUT, COMPILE_MEM)
         return r.returncode == 0 and any(l.startswith("!") and l.rstrip().endswith("pch.h.gch")
                                          for l in r.stderr.splitlines())
+
+    @staticmethod
+    def versions() -> tuple[str, str]:
+        """The compiler and ap_types versions an object depends on (part of every object's cache key)."""
+        v = tool_versions()
+        return v["g++"], v["hls4ml_ap_types"]
 
     def compile(self, src: Path, obj: Path, include_dirs: list[Path]) -> RunResult:
         pch = ["-include", str(self._pch_dir / "pch.h")] if self._pch_dir else []
