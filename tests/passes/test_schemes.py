@@ -12,6 +12,7 @@ from hand_graphs import calib_inputs, hand_graph, id_inputs
 from models import tiny_bert, tiny_gpt2, tiny_llama
 
 from llm2hls.backends.hls.emit import offchip_layout
+from llm2hls.backends.hls.offchip import container_bits
 from llm2hls.errors import UserError
 from llm2hls.frontend import import_model
 from llm2hls.ops.linear import dequantized_weight, quantize_weight_groups
@@ -190,10 +191,15 @@ def test_large_weights_are_binary_files(llama_mixed):
     assert "lm_head_linear_q_weight" in big and "model_embed_tokens_embedding_q_weight" in big
     for name in big:
         node = g.nodes[name[: -len("_q_weight")]]
-        data = np.fromfile(root / "weights" / f"{name}.bin", dtype=np.int8 if node.attrs["param_bits"]["q_weight"] <= 8
-                           else np.int16)
+        bits = node.attrs["param_bits"]["q_weight"]
+        data = np.fromfile(root / "weights" / f"{name}.bin", dtype=np.int8 if bits <= 8 else np.int16)
+        expected = offchip_layout(node, node.param("q_weight")).ravel()
+        if bits < 8 and data.size < expected.size:  # packed: 8 // f fields of f bits per byte, low bits first
+            f = container_bits(bits)
+            fields = np.stack([(data.view(np.uint8) >> (i * f)) & ((1 << f) - 1) for i in range(8 // f)], axis=1)
+            data, expected = fields.reshape(-1), expected & ((1 << f) - 1)  # raw two's-complement fields
         # in the order the stage reads it (a linear's rows as lane tiles: sequential m_axi bursts)
-        assert np.array_equal(data, offchip_layout(node, node.param("q_weight")).ravel())
+        assert np.array_equal(data, expected)
         header = (root / "weights" / f"{node.name}.h").read_text()
         assert f"typedef" in header and f" {name}[" not in header  # no literal array, only its type
         assert f"port={name}" in (root / "src" / f"{llama_mixed.report['top']}.cpp").read_text()

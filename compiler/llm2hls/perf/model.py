@@ -570,7 +570,7 @@ def prefill_cycles(stages, design, scheme, mem, prompt) -> tuple[int, list[Stage
     E = layer_engines(design, L)
     if design.replicate and E >= L:
         head = [i for i in range(len(stages)) if i <= last_layered]
-        body = max(max(per[i].compute for i in head), sum(mem_of(per[i], per[i].count) for i in head))
+        body = max(max((per[i].compute for i in head), default=0), sum(mem_of(per[i], per[i].count) for i in head))  # head may be empty: no layers
         one_pass = body + sum(fill[i] * stages[i].count for i in head)
     else:
         # E engines run L / E layers each in turn, sharing the bandwidth; E = 1: one reused engine

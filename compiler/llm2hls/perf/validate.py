@@ -20,6 +20,8 @@ bandwidth and latency) and returns first-input-to-last-output cycles of one infe
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -161,7 +163,8 @@ def place_offchip(graph: Graph, offchip: bool) -> Graph:
     g = clone(graph)
     for n in g.nodes.values():
         if n.op == "linear":
-            n.params["q_weight"].placement = "offchip" if offchip else "onchip"
+            # a new Param: clone() shares Param objects, so mutating one would move the caller's too
+            n.params["q_weight"] = dataclasses.replace(n.params["q_weight"], placement="offchip" if offchip else "onchip")
     return g
 
 
