@@ -10,6 +10,10 @@ vs simulated cycles (Icarus, first input to last output, outputs bit-exact). Lan
 linear gets ``n x W`` lanes, i.e. all its output channels and one input beat per cycle (the
 outputs x inputs split of perf.model.linear_lanes_split), so the streams, not the MACs, set the
 pace.
+
+Attention taking P keys per cycle (``node.lanes``): ``KEYS_CONFIGS`` run 12 tokens so the keys
+matter, weights on chip (off chip the memory sets the pace); ``--only keys`` runs just those and
+replaces their rows in the results (the others kept).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from models import tiny_gpt2, tiny_llama  # noqa: E402
 
 from llm2hls.passes.decode_step import decode_step, load_kv_cache, step_golden  # noqa: E402
 from llm2hls.perf.model import MemoryModel  # noqa: E402
-from llm2hls.perf.validate import measure, place_offchip, predict  # noqa: E402
+from llm2hls.perf.validate import measure, place_offchip, predict, with_keys_per_cycle  # noqa: E402
 from llm2hls.pipeline import compile_model  # noqa: E402
 
 MODELS = {
@@ -49,29 +53,34 @@ MEMORY = MemoryModel(channels=1, bytes_per_cycle_per_channel=1.0, eta=1.0, laten
 # are stream-bound; each at every width of the issue's table
 CONFIGS = [("gpt2", 4, (1, 2, 4, 8)), ("gpt2", 2, (1, 4)), ("llama", 4, (1, 2, 4, 8)),
            ("gpt2", "wide", (1, 2, 4, 8)), ("llama", "wide", (2, 8))]
+# (model, lanes, stream width, attention keys per cycle), at KEYS_TOKENS tokens
+KEYS_CONFIGS = [("gpt2", "wide", 1, 2), ("gpt2", "wide", 1, 3), ("gpt2", "wide", 2, 2), ("llama", "wide", 1, 2)]
+KEYS_TOKENS = 12
 
 
-def rows_for(name: str, lanes: int | str, width: int, work: Path) -> list[dict]:
-    tag = f"{name}_l{lanes}_w{width}"
-    g0 = compile_model(MODELS[name](), work / tag, seq_len=TOKENS, lanes=4 if lanes == "wide" else lanes,
+def rows_for(name: str, lanes: int | str, width: int, work: Path, keys: int = 1,
+             tokens: int = TOKENS, placements: tuple[bool, ...] = (False, True)) -> list[dict]:
+    tag = f"{name}_l{lanes}_w{width}_p{keys}"
+    g0 = compile_model(MODELS[name](), work / tag, seq_len=tokens, lanes=4 if lanes == "wide" else lanes,
                        csim=False, name=name, stream_width=width).graph
+    g0 = with_keys_per_cycle(g0, keys)
     if lanes == "wide":
         for n in g0.nodes.values():
             if n.op == "linear":
                 n.lanes = int(n.param("q_weight").shape[0]) * width
-    prompt = {g0.inputs[0]: np.random.default_rng(0).integers(0, 50, size=TOKENS)}
+    prompt = {g0.inputs[0]: np.random.default_rng(0).integers(0, 50, size=tokens)}
     out = []
-    for offchip in (False, True):
+    for offchip in placements:
         g = place_offchip(g0, offchip)
-        pos = TOKENS - 1
-        cases = [("prefill", g, TOKENS, 0, [prompt], None),
+        pos = tokens - 1
+        cases = [("prefill", g, tokens, 0, [prompt], None),
                  ("decode", load_kv_cache(decode_step(g, pos), g, prompt), 1, pos,
                   [{g.inputs[0]: prompt[g.inputs[0]][pos:pos + 1]}], step_golden(g, prompt, pos))]
         for phase, graph, tokens, ctx, inputs, golden in cases:
             t = time.time()
             p = predict(graph, MEMORY, tokens, ctx)
             m = measure(graph, MEMORY, work / f"{tag}_{offchip}_{phase}", inputs, golden)
-            out.append({"model": name, "lanes": lanes, "width": width,
+            out.append({"model": name, "lanes": lanes, "width": width, "keys": keys,
                         "weights": "off-chip" if offchip else "on-chip",
                         "phase": phase, "tokens": tokens, "context": ctx, "predicted": p["cycles"],
                         "simulated": m["cycles"], "ratio": p["cycles"] / m["cycles"] if m["cycles"] else None,
@@ -84,13 +93,21 @@ def rows_for(name: str, lanes: int | str, width: int, work: Path) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=1, help="configurations simulated in parallel")
+    ap.add_argument("--only", choices=["keys"], help="run only the attention keys-per-cycle cases")
     args = ap.parse_args()
-    jobs = [(name, lanes, w) for name, lanes, widths in CONFIGS for w in widths]
+    jobs = [] if args.only else [(name, lanes, w, 1, TOKENS, (False, True)) for name, lanes, widths in CONFIGS
+                                 for w in widths]
+    jobs += [(name, lanes, w, p, KEYS_TOKENS, (False,)) for name, lanes, w, p in KEYS_CONFIGS]
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
-        parts = pool.map(rows_for, *zip(*[(n, ln, w, Path(tmp)) for n, ln, w in jobs]))
+        parts = pool.map(rows_for, *zip(*[(n, ln, w, Path(tmp), p, t, on) for n, ln, w, p, t, on in jobs]))
         rows = [r for part in parts for r in part]
-    write_results(rows, round(time.time() - t0))
+    seconds = round(time.time() - t0)
+    if args.only:  # keep the other rows of the last full run
+        old = json.loads((ROOT / "benchmarks" / "results" / "perf_validation.json").read_text())
+        rows = [r for r in old["rows"] if r.get("keys", 1) == 1] + rows
+        seconds += old["seconds"]
+    write_results(rows, seconds)
 
 
 def write_results(rows: list[dict], seconds: int) -> None:
@@ -102,9 +119,10 @@ def write_results(rows: list[dict], seconds: int) -> None:
     res = ROOT / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)
     (res / "perf_validation.json").write_text(json.dumps(doc, indent=1) + "\n")
-    lines = ["| model | lanes | W | weights | phase | predicted | simulated | ratio | bound | bit-exact |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['lanes']} | {r['width']} | {r['weights']} | {r['phase']} | "
+    lines = ["| model | lanes | W | P | weights | phase | tokens | predicted | simulated | ratio | bound | bit-exact |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['lanes']} | {r['width']} | {r.get('keys', 1)} | {r['weights']} | {r['phase']} | "
+              f"{r['tokens']} | "
               f"{r['predicted']:,} | {r['simulated'] or 0:,} | {r['ratio'] or 0:.3f} | {r['bound']} | {r['bit_exact']} |"
               for r in rows]
     (res / "perf_validation.md").write_text(

@@ -292,7 +292,7 @@ def decode_summary(bench: Any, kv_caches: list[dict[str, Any]]) -> dict[str, Any
         "prompt": bench.prompt,
         "reference_tokens": bench.tokens,
         "kv_caches": [{"stage": c["node"], "placement": "onchip" if c["onchip"] else "offchip",
-                       "bytes": c["bytes"], "positions": c["rows"]} for c in kv_caches],
+                       "bytes": c["bytes"], "positions": c["rows"], "ports": c.get("ports", 1)} for c in kv_caches],
     }
 
 

@@ -163,3 +163,26 @@ def test_report_counts_packed_bytes_and_ports(engine_project):
         assert w["bits"] == 8 * w["bytes"] / elements
     assert any(w["bits"] > 4 for w in striped.values())  # the padded attention projection
     assert not any("stored in 8 bits" in f for f in perf["modeled_from"])
+    # the report models each stage's stream at the ports and stored bytes of its files; the
+    # explorer's prediction of the same packing (perf.model.packed_stream) must agree with them
+    # (one test with the checks above: the compiled fixture is built once per xdist worker)
+    from llm2hls.perf.model import packed_stream
+    from llm2hls.report.modeled import model_project
+
+    report = json.loads((root / "report.json").read_text())
+    m = model_project(root, g, report, "U280")
+    width = int(g.meta["stream_width"])
+    for name, w in m.weights.items():
+        node = g.nodes[name]
+        if node.op != "linear":
+            continue
+        stage = next(s for s in m.stages if s.kind == "linear" and s.name in m.design.stage_channels
+                     and s.n == node.param("q_weight").shape[-2] and s.k == node.param("q_weight").shape[-1])
+        assert m.design.stage_channels[stage.name] == w.ports
+        assert m.design.weight_scale.get(stage.name, 1.0) == pytest.approx(w.bits / 4)
+        ports, scale = packed_stream(stage, node.lanes, width, 4, PORTS)
+        assert ports == w.ports and scale == pytest.approx(w.bits / 4)
+    attn = next(s for s in m.stages if s.kind == "attention")
+    cache = report["decode"]["kv_caches"][0]
+    assert m.design.lanes[attn.name] == g.nodes[cache["stage"]].lanes * attn.head_dim
+    assert m.design.stage_channels[attn.name] == min(cache.get("ports", 1), PORTS)  # ports share 2 channels

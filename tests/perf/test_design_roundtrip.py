@@ -68,7 +68,15 @@ def test_compiled_project_is_the_design(roundtrip):
         "lm_head_linear_q_weight_p0.bin", "lm_head_linear_q_weight_p1.bin"]
     sp = parse_sp((root / "p" / "host" / "link.cfg").read_text())
     assert sp[:2] == [{"arg": f"lm_head_linear_q_weight_p{i}", "bank": f"HBM[{i}]"} for i in range(2)]
-    assert [c["bank"] for c in sp] == [f"HBM[{i % 2}]" for i in range(len(sp))] and len(sp) == 4
+    caches = json.loads((root / "p" / "report.json").read_text())["decode"]["kv_caches"]
+    kv_args = sum(2 * c.get("ports", 1) for c in caches)  # a K and a V cache, each striped over its ports
+    assert [c["bank"] for c in sp] == [f"HBM[{i % 2}]" for i in range(len(sp))] and len(sp) == 2 + kv_args
+    # attention: the design's MACs per cycle as whole keys per cycle (ops.attention.keys_per_cycle)
+    row = next(r for r in doc["stages"] if r["kind"] == "attention")
+    attn = [n for n in g.nodes.values() if n.op == "attention"]
+    assert row["lanes"] % row["head_dim"] == 0 and row["lanes"] > row["head_dim"]
+    seq = g.tensors[attn[0].outputs[0]].type.shape[0]
+    assert all(n.lanes == min(row["lanes"] // row["head_dim"], seq) for n in attn)
 
 
 def test_report_models_the_generated_design(roundtrip):

@@ -52,7 +52,8 @@ def test_report_matches_the_model_and_embeds_plots(project, tmp_path):
     assert m.design.lanes[next(s.name for s in m.stages if s.kind == "linear")] == 4  # compile's --lanes
     md = (project / "report.md").read_text()
     assert f"| decode (batch 1) | {p.decode_tps:,.1f} tokens/s |" in md
-    assert f"| fraction of the roofline | {100 * p.fraction_of_roofline:.1f} % |" in md
+    fraction = f"{100 * p.fraction_of_roofline:.1f} %" if p.offchip_bytes_per_token else "n/a (no off-chip traffic)"
+    assert f"| fraction of the roofline | {fraction} |" in md
     assert f"| DSP | {p.resources['dsp']:,} | {target.budget()['dsp']:,} |" in md
     assert "integer 10.600" in md and "Weight placement" in md and "KV cache" in md
 

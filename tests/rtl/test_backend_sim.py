@@ -38,6 +38,16 @@ def golden(graph, inputs):
         return oracle(graph, inputs)
 
 
+def assert_bit_exact_and_lint_clean(rtl: Path) -> None:
+    """Verilator simulation of ``rtl`` matches its golden outputs and ``verilator -Wall`` is silent."""
+    r = simulate(rtl, "verilator")
+    assert r["passed"] and r["mismatches"] == 0, r
+    meta = json.loads((rtl / "rtl.json").read_text())
+    lint = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", meta["top"], *meta["sources"]],
+                          cwd=rtl, env={**os.environ, **sim_env("verilator")}, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stderr
+
+
 def _sources(rtl: Path) -> list[str]:
     return json.loads((rtl / "rtl.json").read_text())["sources"]
 

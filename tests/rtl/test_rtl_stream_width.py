@@ -10,8 +10,6 @@ model: benchmarks/perf_validation.py."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +21,9 @@ from llm2hls.passes.beats import assign_beats
 from llm2hls.passes.decode_step import decode_step, load_kv_cache, step_golden
 from llm2hls.perf.validate import place_offchip
 from llm2hls.sim.rtl import simulate
-from llm2hls.sim.toolchain import sim_env
 
 from .graphs import attention_graph, mixed_graph, norm_act_graph
-from .test_backend_sim import golden as _golden, needs_icarus, needs_verilator
+from .test_backend_sim import assert_bit_exact_and_lint_clean, golden as _golden, needs_icarus, needs_verilator
 
 
 def _port_beats(rtl: Path, top: str) -> dict[str, int]:
@@ -109,9 +106,4 @@ def test_attention_beat_straddling_heads_is_a_user_error(tmp_path: Path) -> None
 def test_verilator_width_4_bit_exact_and_lint_clean(tmp_path: Path) -> None:
     g = assign_beats(norm_act_graph(seed=4), 4)[0]
     rtl = write_rtl(g, tmp_path / "rtl", runs=2, seed=2, gap=0.3)
-    r = simulate(rtl, "verilator")
-    assert r["passed"] and r["mismatches"] == 0, r
-    meta = json.loads((rtl / "rtl.json").read_text())
-    lint = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", meta["top"], *meta["sources"]],
-                          cwd=rtl, env={**os.environ, **sim_env("verilator")}, capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stderr
+    assert_bit_exact_and_lint_clean(rtl)

@@ -107,9 +107,11 @@ def report_cmd(project: str, synth: bool, simulator: str, budget: float, target_
         click.echo(f"estimates vs RTL recorded in {proj / 'report.md'}"
                    + (f"; outside ±15%: {', '.join(bad)}" if bad else "; every stage kind within ±15%"))
     else:
+        from ..report.modeled import fraction_text
+
         perf = report["performance"]
         click.echo(f"wrote {proj / 'report.md'} and report.html: {perf['decode_tps']:,.1f} tokens/s modeled on "
-                   f"{perf['target']} ({100 * perf['fraction_of_roofline']:.1f} % of the roofline)")
+                   f"{perf['target']} ({fraction_text(perf)} of the roofline)")
 
 
 def _load_eval(path: Path) -> dict:

@@ -4,7 +4,8 @@ The space (:func:`explore`):
 
 * ``channels`` — off-chip channels used (powers of two up to all of them);
 * ``onchip_share`` — share of the free on-chip memory offered to weights/KV (0, 1/2, all); what
-  goes where is then decided by :func:`llm2hls.perf.model.place` (best bytes saved per byte);
+  goes where is then decided by :func:`llm2hls.perf.model.place` (best bytes saved per byte, or
+  the KV cache first: an off-chip cache streams over only ``P`` ports);
 * ``engines`` — block engines: 1 (one engine reused by every layer, per-layer weight offsets),
   ``L`` (one engine per layer, fully spatial) or a divisor of ``L`` in between (each engine runs
   ``L / E`` layers in turn); more than one only when every layer's weights are on chip. Each
@@ -18,7 +19,9 @@ The space (:func:`explore`):
 * lanes — one lane count for all linear stages (their compute and their weight bytes both grow
   with ``n x k``, so one count balances them all); then each streamed stage is trimmed to the
   fewest lanes that keep it as fast as its own weight stream, attention is sized to its KV stream
-  or a quarter of the block's linear time, and pointwise stages to 10 % of it; no stage gets more
+  or a quarter of the block's linear time in whole keys per cycle (``P x head_dim`` MACs, what the
+  backends build; an off-chip KV cache is then striped over ``P`` ports,
+  :func:`llm2hls.perf.model.stage_stream`), and pointwise stages to 10 % of it; no stage gets more
   lanes than its stream width lets work (:func:`llm2hls.perf.model.effective_lanes`).
 
 Each point is evaluated by the analytical model (microseconds), so a 1B-parameter config explores
@@ -127,9 +130,11 @@ def size_lanes(stages: list[Stage], scheme: Scheme, mem: MemoryModel, lin: int,
     n_pw = max(1, sum(1 for s in stages if s.layered and s.kind not in ("linear", "attention")))
     for s in stages:
         if s.kind == "attention":
-            c = predict_stage_cycles(s, 1, scheme, mem, 1, context, 0, kv_onchip)
+            # whole keys per cycle (P x head_dim MACs): what the backends build (ops.attention)
+            c = predict_stage_cycles(s, s.head_dim, scheme, mem, 1, context, 0, kv_onchip)
             target = max(c.memory, lin_cycles // 4, 1)
-            lanes[s.name] = _pow2_at_least(c.compute / target, ATTN_MAX_LANES)
+            keys = _pow2_at_least(c.compute / target, max(1, ATTN_MAX_LANES // s.head_dim))
+            lanes[s.name] = keys * s.head_dim
         elif s.kind != "linear":
             work = (2 if s.kind == "layernorm" else 1) * s.n
             lanes[s.name] = effective_lanes(s, _pow2_at_least(work * n_pw / max(1, lin_cycles // 10), 256), width)
@@ -162,8 +167,9 @@ def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating |
         buffers = sum(buffer_bits(s, scheme, tile) for s in stages) // 8
         free = max(0, mem_budget - buffers - tm.channels * target.port_bits * 64)
         placements = {}
-        for share in SHARES:
-            placements[share] = place(stages, scheme, int(free * share), op.max_context, kv_bytes, kv_saving)
+        for share, kv_first in product(SHARES, (False, True)):
+            placements[share, kv_first] = place(stages, scheme, int(free * share), op.max_context, kv_bytes,
+                                                kv_saving, kv_first)
         for ch in channels:
             mem = MemoryModel.of(target, ch, eta)
             for onchip, kv_on, reasons in {repr(v[:2]): v for v in placements.values()}.values():
@@ -176,7 +182,7 @@ def explore(stages: list[Stage], scheme: Scheme, target: Target, op: Operating |
                         res = resources(stages, d, scheme, target, tile, op.max_context, kv_bytes)
                         if not all(res[k] <= budget[k] for k in res):
                             continue
-                        perf = evaluate(stages, d, scheme, target, op, eta, detail=False)
+                        perf = evaluate(stages, d, scheme, target, op, eta, detail=False, res=res)
                         points.append(Point(d, perf, lin, lanes.get(_attn_name(stages), 0), engines))
     if not points:
         raise UserError(
@@ -219,14 +225,14 @@ def refine_lanes(stages: list[Stage], scheme: Scheme, target: Target, op: Operat
             if s.kind not in ("linear", "attention"):
                 continue
             cur = d.lanes.get(s.name, 1)
-            new = effective_lanes(s, 2 * cur, d.stream_width) if s.kind == "linear" else min(2 * cur, ATTN_MAX_LANES)
+            new = effective_lanes(s, 2 * cur if s.kind == "linear" else min(2 * cur, ATTN_MAX_LANES), d.stream_width)
             if new <= cur:
                 continue
             nd = replace(d, lanes={**d.lanes, s.name: new})
             res = resources(stages, nd, scheme, target, min(op.prompt, nd.prefill_tile), op.max_context, kv_bytes)
             if not all(res[k] <= budget[k] for k in res):
                 continue
-            perf = evaluate(stages, nd, scheme, target, op, eta, detail=False)
+            perf = evaluate(stages, nd, scheme, target, op, eta, detail=False, res=res)
             moves.append(Point(nd, perf, best.linear_lanes, nd.lanes.get(_attn_name(stages), 0), best.engines))
         better = [m for m in moves if key(m) > key(best)]
         if not better:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+from ..ops.attention import keys_per_cycle
 from ..perf.workload import Scheme, Stage, stage_key, stages_from_graph
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ _STAGE_FIELDS = tuple(f.name for f in fields(Stage))
 def design_document(ex: "Exploration", stages: list[Stage], scheme: Scheme, target: Any, op: Any,
                     eta: float, model: str, shape: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON document of the exploration's best design (see the module docstring)."""
+    from ..perf.model import MemoryModel, stage_stream
+
     best, d = ex.best, ex.best.design
     rows = []
     for s in stages:
@@ -51,8 +54,10 @@ def design_document(ex: "Exploration", stages: list[Stage], scheme: Scheme, targ
         rows.append({
             **asdict(s), "lanes": d.lanes.get(s.name, 1), "onchip_copies": on,
             "placement": None if not has_weights else "onchip" if on == s.count else "offchip" if on == 0 else "partial",
-            # the model stripes every streamed weight over all the design's channels
-            "channels": list(range(d.channels)) if has_weights and on < s.count else [],
+            # the channels the model gives the stage's stream: a streamed linear weight the ports
+            # of its packing, an off-chip KV cache P ports, other weights all (perf.model.stage_stream)
+            "channels": list(range(stage_stream(d, s, scheme, MemoryModel(d.channels, 1.0, 1.0, 0))[0].channels))
+            if (has_weights and on < s.count) or (s.kind == "attention" and not d.kv_onchip) else [],
         })
     return {
         "format": FORMAT,
@@ -169,6 +174,8 @@ class SavedDesign:
             if node.op == "linear":  # MACs per cycle; a GLU lane does a gate and an up row
                 macs = sum(int(rows[n]["lanes"]) for n in names)
                 plan.lanes[node.name] = max(1, macs // 2) if node.attrs.get("glu") else macs
+            elif node.op == "attention":  # MACs per cycle; parallelize makes them keys per cycle
+                plan.lanes[node.name] = int(rows[names[0]]["lanes"])
             if "weight" in node.params:
                 plan.placement[node.name] = self._placement(node, [rows[n] for n in names])
                 if plan.placement[node.name] == "offchip":  # rows without a list: all the design's channels
@@ -188,11 +195,14 @@ class SavedDesign:
         """What the backends do not realize of this design (said in the project's report)."""
         notes = []
         others = sorted({f"{r['kind']} {r['lanes']}" for r in rows.values()
-                         if r["kind"] not in ("linear", "route") and r["lanes"] > 1})
+                         if r["kind"] not in ("linear", "attention", "route") and r["lanes"] > 1})
         if others:
-            notes.append("lanes of non-matrix stages (" + ", ".join(others) + ") are not applied: "
-                         "only linear stages get lanes; attention takes one key per cycle (head_dim "
-                         "MACs), other stages one beat per cycle")
+            notes.append("lanes of pointwise and row-wise stages (" + ", ".join(others) + ") are not applied: "
+                         "they take one stream beat per cycle")
+        cut = sorted({f"{r['lanes']} -> {keys_per_cycle(int(r['lanes']), int(r['head_dim'])) * int(r['head_dim'])}"
+                      for r in rows.values() if r["kind"] == "attention" and r["lanes"] % max(1, int(r["head_dim"]))})
+        if cut:
+            notes.append("attention MACs cut to whole keys per cycle (a multiple of head_dim): " + ", ".join(cut))
         if self.engine and any(r["placement"] == "partial" for r in rows.values()):
             notes.append("layer weights partly on chip in the design: a block engine stacks every layer's "
                          "weights in one array, so those stages are off chip")
@@ -213,10 +223,16 @@ class SavedDesign:
         plan = self.resolve(graph)
         g, _ = parallelize(graph, overrides=plan.lanes, width=self.stream_width)
         short = sorted({f"{n} {plan.lanes[n]} -> {g.nodes[n].lanes}" for n in plan.lanes
-                        if g.nodes[n].lanes < plan.lanes[n] and g.nodes[n].layer in (None, 0)})
+                        if g.nodes[n].op == "linear" and g.nodes[n].lanes < plan.lanes[n]
+                        and g.nodes[n].layer in (None, 0)})
         if short:
             plan.notes.append("linear lanes cut so that lane groups are full (a divisor of the output "
                               "channels, inputs per cycle within one input beat): " + ", ".join(short))
+        capped = sorted({f"{n} {g.nodes[n].lanes}" for n in plan.lanes if g.nodes[n].op == "attention"
+                         and g.nodes[n].lanes < keys_per_cycle(plan.lanes[n], g.nodes[n].attrs["head_dim"])
+                         and g.nodes[n].layer in (None, 0)})
+        if capped:  # passes/parallelize.py: no more keys per cycle than the stage has keys
+            plan.notes.append("attention keys per cycle cut to the captured sequence length: " + ", ".join(capped))
         port_bits = get_target(self.doc["target"]).port_bits
         g.meta["design"] = {
             "file": Path(self.path).name, "model": self.doc["model"], "target": self.doc["target"],

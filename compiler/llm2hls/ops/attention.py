@@ -41,6 +41,12 @@ SCALE_BITS = 16  # q_scale is an unsigned 16-bit multiplier
 EXP_KEYS = ("q_exp_base", "q_exp_slope")
 
 
+def keys_per_cycle(macs: int, head_dim: int) -> int:
+    """Keys an attention stage takes per cycle (``P``, its ``node.lanes``) when a design gives it
+    ``macs`` MACs per cycle: each key costs ``head_dim`` MACs (one dot product), at least one."""
+    return max(1, macs // head_dim)
+
+
 def allowed_mask(node, s_q: int, s_k: int) -> np.ndarray:
     """Boolean ``[s_q, s_k]``: which keys each query may attend to."""
     mask = np.ones((s_q, s_k), dtype=bool)
@@ -244,6 +250,7 @@ class Attention(OpKind):
             "has_mask": ("q_mask" if quantized else "mask") in node.params,
             "scale": repr(float(a["scale"])),
             "T": seq,  # key capacity: the captured sequence length
+            "P": node.lanes,  # keys per cycle (passes/parallelize.py)
             # decode (docs/decode.md): K/V rows are cached at absolute positions pos0 + i
             "positional": True,
             "kv_cache_row": a["kv_heads"] * a["head_dim"],

@@ -11,6 +11,11 @@ lanes the backends build, split like ``perf.model.linear_lanes_split``: ``output
 divisor of the output channels ``<= L``; only when every output channel has a lane, the rest take
 ``inputs`` elements of one input beat per cycle (a power of two, so it divides the row):
 ``lanes = outputs x inputs`` (templates/hls/ops/linear.j2 ``KI``, templates/rtl/lib/l2h_linear.v).
+
+An attention stage named in the design takes ``P`` keys per cycle (``lanes = P``,
+:func:`llm2hls.ops.attention.keys_per_cycle` of its MACs per cycle and head dimension, at most its
+key capacity, the captured sequence length): ``P`` dot products of ``head_dim`` MACs in the score
+loop and ``P`` weighted values in the weights loop (templates/hls/ops/attention.j2).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import math
 from ..errors import UserError
 from ..ir.graph import Graph
 from ..ops import op_kind
+from ..ops.attention import keys_per_cycle
 from .canonicalize import clone
 
 DEFAULT_LANES = 4
@@ -45,7 +51,9 @@ def parallelize(graph: Graph, cap: int = DEFAULT_LANES, overrides: dict[str, int
     """Set ``node.lanes`` on every stage (pure: returns a new graph).
 
     ``overrides`` maps matrix stages to the lanes a saved design gives them (:func:`design_lanes`
-    at stream width ``width``); the others get the ``cap`` rule.
+    at stream width ``width``) and attention stages to their MACs per cycle (keys per cycle, see
+    the module docstring); the other matrix stages get the ``cap`` rule, the other attention
+    stages one key per cycle.
     """
     if cap < 1:
         raise UserError(f"--lanes must be at least 1 (got {cap})")
@@ -64,6 +72,9 @@ def parallelize(graph: Graph, cap: int = DEFAULT_LANES, overrides: dict[str, int
                 lanes = design_lanes(overrides[node.name], channels, inputs, width)
             else:
                 lanes = largest_divisor_at_most(channels, cap)
+        elif node.op == "attention" and node.name in overrides:
+            keys = g.tensors[node.outputs[0]].type.shape[0]
+            lanes = min(keys_per_cycle(overrides[node.name], node.attrs["head_dim"]), keys)
         changed |= node.lanes != lanes
         node.lanes = lanes
     return g, changed

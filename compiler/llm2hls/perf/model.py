@@ -27,10 +27,11 @@ Every result is shown against the bandwidth roofline ``tokens/s <= BW / off-chip
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from ..ops.attention import keys_per_cycle
 from ..targets import BRAM18_BITS, URAM_BITS, Target
 from .power import estimate_power
 from .workload import Scheme, Stage, stage_work
@@ -105,6 +106,10 @@ class Design:
     ``engines``: with ``replicate``, the number of block engines (0: one per layer; a divisor
     ``E`` of the layer count: each engine runs ``layers / E`` layers in turn, :func:`layer_engines`).
     ``stream_width``: elements per stream beat between stages (the backends emit 1 today).
+    ``stage_channels``: stage name -> memory channels its off-chip traffic (weights, KV cache) is
+    striped over, where that is not all ``channels`` (:func:`stage_stream`; a project's m_axi ports
+    per weight or cache, report/modeled.py). ``weight_scale``: stage name -> stored / counted bytes
+    of its streamed weights (> 1 when a packed file pads whole port words).
     """
 
     lanes: dict[str, int]
@@ -116,6 +121,8 @@ class Design:
     reasons: list[str] = field(default_factory=list)
     prefill_tile: int = 128  # prompt tokens per prefill pass
     stream_width: int = BACKEND_STREAM_WIDTH
+    stage_channels: dict[str, int] = field(default_factory=dict)
+    weight_scale: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,9 +195,15 @@ def effective_lanes(stage: Stage, lanes: int, width: int = 1) -> int:
     if stage.kind == "linear":
         out, inp = linear_lanes_split(stage, lanes, width)
         return out * inp
-    if stage.kind == "attention":
-        return lanes
+    if stage.kind == "attention":  # whole keys: P = lanes // head_dim dot products per cycle
+        return attention_keys(stage, lanes) * stage.head_dim
     return min(lanes, stream_beat(width, stage.n))
+
+
+def attention_keys(stage: Stage, lanes: int) -> int:
+    """Keys per cycle ``P`` of an attention stage with ``lanes`` MACs per cycle (``P`` dot products
+    of ``head_dim`` MACs; ``ops.attention.keys_per_cycle``, the IR's ``node.lanes``)."""
+    return keys_per_cycle(max(1, lanes), max(1, stage.head_dim))
 
 
 def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tuple[int, int]:
@@ -203,9 +216,10 @@ def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tup
     set the MAC rate. A linear loads the next
     token while it computes, and runs ``ceil(n / outputs)`` lane groups of ``ceil(k / inputs) +
     GROUP_OVERHEAD`` cycles (:func:`linear_lanes_split`), each group's outputs leaving while the
-    next computes; attention loads the token's q, k and v rows, then per query head spends
-    ``ceil(2 d keys / lanes)`` cycles on the scores and the weighted sum, ``ceil(d / width)`` on
-    the output and ``HEAD_STEPS`` on the softmax division; a norm makes ``passes - 1`` more passes
+    next computes; attention (``lanes`` MACs = ``P`` keys per cycle, :func:`attention_keys`) loads
+    the token's q, k and v rows, then per query head spends ``2 ceil(keys / P)`` cycles on the
+    scores and the weighted sum (``P`` keys per cycle in each loop), ``ceil(d / width)`` on the
+    output and ``HEAD_STEPS`` on the softmax division; a norm makes ``passes - 1`` more passes
     over the row (LayerNorm 3, RMSNorm 2) plus ``NORM_STEPS``; a route loads its input rows, then
     writes its outputs, while a fork (``k = 0``) passes each beat on as it arrives; an embedding
     writes a whole row after its one id; pointwise kinds take ``n / min(lanes, width)`` cycles.
@@ -224,8 +238,8 @@ def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tup
         last = -(-out // stream_beat(width, stage.n))
         return max(beats(stage.k), busy, beats(stage.n)), max(busy + last, group + beats(stage.n)) + 2
     if stage.kind == "attention":
-        d, hq = stage.head_dim, stage.heads
-        busy = hq * (-(-2 * d * keys // lanes) + -(-d // stream_beat(width, hq * d)) + HEAD_STEPS)
+        d, hq, p = stage.head_dim, stage.heads, attention_keys(stage, lanes)
+        busy = hq * (2 * -(-keys // p) + -(-d // stream_beat(width, hq * d)) + HEAD_STEPS)
         return beats(hq * d) + 2 * beats(stage.kv_heads * d) + busy, busy
     rate = effective_lanes(stage, lanes, width)  # one beat per cycle, at most `lanes` elements
     if stage.kind == "layernorm":
@@ -244,19 +258,20 @@ def token_cycles(stage: Stage, lanes: int, keys: int = 1, width: int = 1) -> tup
 @lru_cache(maxsize=1 << 16)  # the exploration asks for the same stage settings many times
 def predict_stage_cycles(stage: Stage, lanes: int, scheme: Scheme, memory: MemoryModel,
                          tokens: int = 1, context: int = 0, onchip_copies: int = 0,
-                         kv_onchip: bool = False, width: int = 1) -> StageCycles:
+                         kv_onchip: bool = False, width: int = 1, weight_scale: float = 1.0) -> StageCycles:
     """Cycles of one pass of ``stage`` (per layer copy) with ``lanes`` lanes and ``width``-element
     stream beats.
 
     Compute: the token intervals of :func:`token_cycles` (token ``i`` of the pass sees ``context +
     i + 1`` keys) plus the last token's remaining latency. Memory = ``ceil(streamed bytes / (eta x
     bytes per cycle))``, where the streamed bytes are the weight matrix (and group-wise scales):
-    per-channel scales and biases are ``n`` words kept on chip.
+    per-channel scales and biases are ``n`` words kept on chip; ``weight_scale`` = stored / counted
+    bytes of that stream (whole port words of padding in a packed file).
     """
     w = stage_work(stage, scheme, tokens, context)
     compute = _stream_compute(stage, max(1, lanes), tokens, context, width)
     kv = 0 if kv_onchip else w.kv_read_bytes + w.kv_write_bytes
-    streamed = w.weight_bytes - side_table_bytes(stage, scheme)
+    streamed = math.ceil((w.weight_bytes - side_table_bytes(stage, scheme)) * weight_scale)
     latency = token_cycles(stage, max(1, lanes), context + tokens, width)[1]
     return StageCycles(stage.name, stage.kind, stage.count, compute,
                        memory.cycles(streamed + kv), memory.cycles(kv), onchip_copies, latency)
@@ -266,8 +281,8 @@ def _stream_compute(stage: Stage, lanes: int, tokens: int, context: int, width: 
     """Token intervals of :func:`token_cycles` over a pass, plus the last token's drain."""
     if stage.kind == "attention":  # token i sees context + i + 1 keys; its latency < interval
         per_one, _ = token_cycles(stage, lanes, 0, width)  # the interval without any key
-        a = 2 * stage.head_dim
-        keys = _ceil_sum(a, lanes, context + tokens) - _ceil_sum(a, lanes, context)
+        p = attention_keys(stage, lanes)
+        keys = 2 * (_ceil_sum(1, p, context + tokens) - _ceil_sum(1, p, context))
         return tokens * per_one + stage.heads * keys
     per, lat = token_cycles(stage, lanes, 1, width)
     return tokens * per + max(0, lat - per)
@@ -304,13 +319,15 @@ def kv_cache_bytes(stages: list[Stage], scheme: Scheme, max_context: int, batch:
 
 
 def place(stages: list[Stage], scheme: Scheme, budget_bytes: int, positions: int,
-          kv_bytes: int, kv_saving: float) -> tuple[dict[str, int], bool, list[str]]:
+          kv_bytes: int, kv_saving: float, kv_first: bool = False) -> tuple[dict[str, int], bool, list[str]]:
     """Put on chip what saves the most off-chip bytes per byte stored, until ``budget_bytes``.
 
     Every weight is read once per token, so weights save 1 byte per byte; an embedding table
     saves one row per ``vocab`` rows; the KV cache saves ``kv_saving`` (average context / max
-    context). Items go in that order, layer copy by layer copy. Returns (on-chip copies per stage,
-    KV on chip, reasons).
+    context). Items go in that order, layer copy by layer copy. ``kv_first`` places the KV cache
+    first when it fits: an off-chip cache streams over only ``P`` ports (:func:`stage_stream`), so
+    its bytes can cost more time than the weights' (the exploration evaluates both orders).
+    Returns (on-chip copies per stage, KV on chip, reasons).
     """
     items = []
     for s in stages:
@@ -321,7 +338,7 @@ def place(stages: list[Stage], scheme: Scheme, budget_bytes: int, positions: int
         items.append((saves, size, s))
     items.sort(key=lambda t: (-t[0], t[1]))
     left, onchip, reasons, kv_on = budget_bytes, {}, [], False
-    candidates: list[tuple[float, int, Any]] = items + [(kv_saving, kv_bytes, None)]
+    candidates: list[tuple[float, int, Any]] = items + [(math.inf if kv_first else kv_saving, kv_bytes, None)]
     candidates.sort(key=lambda t: (-t[0], t[1]))
     for saves, size, s in candidates:
         if s is None:
@@ -507,10 +524,77 @@ class Performance:
         return d
 
 
+@lru_cache(maxsize=1 << 12)
+def packed_stream(stage: Stage, lanes: int, width: int, weight_bits: int, channels: int) -> tuple[int, float]:
+    """``(ports, stored / counted bytes)`` of an off-chip linear weight as the HLS backend stores it
+    when a design gives it ``channels`` channels: the lanes it builds (``passes.parallelize
+    .design_lanes``: full lane groups) form tile rows of ``outputs x inputs`` fields, packed by
+    ``backends.hls.offchip.plan_packing`` into power-of-two words per port (a design rule of m_axi
+    ports: no padded data types), so a port may carry zero fields and fewer ports than channels may
+    be the fastest choice (e.g. 3,072 4-bit lanes: 24 ports of 128 fields; 32 ports would need
+    96-field words)."""
+    from ..backends.hls.offchip import container_bits, plan_packing
+    from ..passes.parallelize import design_lanes
+
+    built = design_lanes(lanes, stage.n, stage.k, width)
+    out = min(built, stage.n)
+    tile = out * (built // out)
+    spec = plan_packing(tile, weight_bits, channels)
+    if spec is None:  # whole C integers on one port
+        return 1, container_bits(weight_bits) / weight_bits
+    return spec.ports, spec.ports * spec.lanes_per_port * spec.bits / (tile * weight_bits)
+
+
+def stage_stream(design: Design, stage: Stage, scheme: Scheme, mem: MemoryModel) -> tuple[MemoryModel, float]:
+    """The memory one stage's off-chip traffic sees and the stored / counted bytes of its weights.
+
+    ``design.stage_channels`` / ``weight_scale`` when they name the stage (a compiled project's
+    m_axi ports and file sizes); else an off-chip KV cache of an attention stage with ``P`` keys per
+    cycle is striped over ``P`` ports (one key row per port and cycle, the HLS backend's default),
+    a streamed linear weight over the ports its packing takes (:func:`packed_stream`), and other
+    streams over all the design's channels. Stages run one after another, so each may use all of
+    them in turn.
+    """
+    ch, scale = design.stage_channels.get(stage.name), design.weight_scale.get(stage.name)
+    if ch is None and scale is None and stage.kind not in ("linear", "attention"):
+        return mem, 1.0  # the fast path of the exploration: all channels, the counted bytes
+    if ch is None or scale is None:
+        streamed = design.onchip.get(stage.name, 0) < stage.count
+        ch0, scale0 = _default_stream(stage, design.lanes.get(stage.name, 1), design.stream_width,
+                                      scheme.weight_bits, mem.channels, design.kv_onchip, streamed)
+        ch = ch0 if ch is None else ch
+        scale = scale0 if scale is None else scale
+    return _channels_of(mem, max(1, min(ch, mem.channels))), scale
+
+
+@lru_cache(maxsize=1 << 14)  # the exploration asks for the same stage settings many times
+def _default_stream(stage: Stage, lanes: int, width: int, weight_bits: int, channels: int,
+                    kv_onchip: bool, streamed: bool) -> tuple[int, float]:
+    """``(channels, stored / counted bytes)`` of a stage's stream when no project says (:func:`stage_stream`)."""
+    if stage.kind == "attention" and not kv_onchip:
+        return attention_keys(stage, lanes), 1.0
+    if stage.kind == "linear" and streamed:
+        return packed_stream(stage, lanes, width, weight_bits, channels)
+    return channels, 1.0
+
+
+@lru_cache(maxsize=1 << 10)
+def _channels_of(mem: MemoryModel, channels: int) -> MemoryModel:
+    """``mem`` with ``channels`` channels (same per-channel bandwidth, efficiency and latency)."""
+    return mem if channels == mem.channels else replace(mem, channels=channels)
+
+
+def design_stage_cycles(stage: Stage, design: Design, scheme: Scheme, mem: MemoryModel,
+                        tokens: int, context: int) -> StageCycles:
+    """:func:`predict_stage_cycles` of ``stage`` with ``design``'s lanes, placement, channels and
+    stored weight bytes (:func:`stage_stream`)."""
+    sub, scale = stage_stream(design, stage, scheme, mem)
+    return predict_stage_cycles(stage, design.lanes.get(stage.name, 1), scheme, sub, tokens, context,
+                                design.onchip.get(stage.name, 0), design.kv_onchip, design.stream_width, scale)
+
+
 def _step_cycles(stages, design, scheme, mem, tokens, context) -> list[StageCycles]:
-    return [predict_stage_cycles(s, design.lanes.get(s.name, 1), scheme, mem, tokens, context,
-                                 design.onchip.get(s.name, 0), design.kv_onchip, design.stream_width)
-            for s in stages]
+    return [design_stage_cycles(s, design, scheme, mem, tokens, context) for s in stages]
 
 
 def layer_engines(design: Design, layers: int) -> int:
@@ -560,8 +644,7 @@ def prefill_cycles(stages, design, scheme, mem, prompt) -> tuple[int, list[Stage
 
     def pc(i: int, s: Stage, tokens: int) -> StageCycles:
         t = 1 if (i > last_layered and not s.layered) else tokens
-        return predict_stage_cycles(s, design.lanes.get(s.name, 1), scheme, mem, t, 0,
-                                    design.onchip.get(s.name, 0), design.kv_onchip, design.stream_width)
+        return design_stage_cycles(s, design, scheme, mem, t, 0)
 
     per = [pc(i, s, tile) for i, s in enumerate(stages)]
     fill = [pc(i, s, 1).compute for i, s in enumerate(stages)]
@@ -584,10 +667,12 @@ def prefill_cycles(stages, design, scheme, mem, prompt) -> tuple[int, list[Stage
 
 
 def evaluate(stages: list[Stage], design: Design, scheme: Scheme, target: Target,
-             op: Operating | None = None, eta: float | None = None, detail: bool = True) -> Performance:
+             op: Operating | None = None, eta: float | None = None, detail: bool = True,
+             res: dict[str, int] | None = None) -> Performance:
     """All modeled figures of ``design`` on ``target`` for the workload ``op``.
 
-    ``detail=False`` skips the latency-versus-batch curve (the exploration's fast path).
+    ``detail=False`` skips the latency-versus-batch curve (the exploration's fast path); ``res``:
+    the design's :func:`resources` when the caller has them already.
     """
     op = op or Operating()
     mem = MemoryModel.of(target, design.channels, eta)
@@ -597,10 +682,11 @@ def evaluate(stages: list[Stage], design: Design, scheme: Scheme, target: Target
     pre, per_pre = prefill_cycles(stages, design, scheme, mem, op.prompt)
     decode_s = step / f
     off_bytes = offchip_bytes_per_token(stages, design, scheme, ctx)
-    all_bytes = offchip_bytes_per_token(stages, Design(lanes={}), scheme, ctx)
+    all_bytes = _all_offchip_bytes(tuple(stages), scheme, ctx)
     peak = target.memory.total_gbps * 1e9
     kv_bytes = kv_cache_bytes(stages, scheme, op.max_context)
-    res = resources(stages, design, scheme, target, min(op.prompt, design.prefill_tile), op.max_context, kv_bytes)
+    if res is None:
+        res = resources(stages, design, scheme, target, min(op.prompt, design.prefill_tile), op.max_context, kv_bytes)
     busy = sum(p.count * p.compute for p in per_dec) / max(1, step)
     pw = estimate_power(target, res, busy, off_bytes / decode_s)
     curve = []
@@ -617,6 +703,11 @@ def evaluate(stages: list[Stage], design: Design, scheme: Scheme, target: Target
         batch_curve=curve, stages_decode=per_dec, stages_prefill=per_pre,
         power_parts={"static_w": pw.static_w, "fabric_w": pw.fabric_w, "memory_w": pw.memory_w},
     )
+
+
+@lru_cache(maxsize=256)  # the same for every design of an exploration
+def _all_offchip_bytes(stages: tuple[Stage, ...], scheme: Scheme, context: int) -> int:
+    return offchip_bytes_per_token(list(stages), Design(lanes={}), scheme, context)
 
 
 def offchip_bytes_per_token(stages: list[Stage], design: Design, scheme: Scheme, context: int) -> int:

@@ -42,14 +42,15 @@ def graph_scheme(graph: Graph) -> Scheme:
 
 def rtl_lanes(graph: Graph, stage: Stage, node_lanes: int, width: int = 1) -> int:
     """MACs per cycle of a node's RTL engine at stream width ``width``: a linear's lanes (outputs
-    x inputs, :func:`model.linear_lanes_split`); attention has ``head_dim`` multipliers for the
-    scores, then ``head_dim`` for the weighted sum (``d`` per cycle); the pointwise and row-wise
-    kinds take one beat (``gcd(width, n)`` elements) per cycle."""
+    x inputs, :func:`model.linear_lanes_split`); attention takes ``P = node.lanes`` keys per cycle,
+    ``P * head_dim`` multipliers for the scores, then as many for the weighted sum
+    (``model.attention_keys`` turns them back into ``P``); the pointwise and row-wise kinds take
+    one beat (``gcd(width, n)`` elements) per cycle."""
     if stage.kind == "linear":
         out, inp = linear_lanes_split(stage, max(1, node_lanes), width)
         return out * inp
     if stage.kind == "attention":
-        return stage.head_dim
+        return max(1, node_lanes) * stage.head_dim
     return stream_beat(width, stage.n)
 
 
@@ -165,6 +166,17 @@ def place_offchip(graph: Graph, offchip: bool) -> Graph:
         if n.op == "linear":
             # a new Param: clone() shares Param objects, so mutating one would move the caller's too
             n.params["q_weight"] = dataclasses.replace(n.params["q_weight"], placement="offchip" if offchip else "onchip")
+    return g
+
+
+def with_keys_per_cycle(graph: Graph, keys: int) -> Graph:
+    """``graph`` with every attention stage taking ``keys`` keys per cycle (``node.lanes = P``)."""
+    from ..passes.canonicalize import clone
+
+    g = clone(graph)
+    for n in g.nodes.values():
+        if n.op == "attention":
+            n.lanes = max(1, int(keys))
     return g
 
 

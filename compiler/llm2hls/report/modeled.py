@@ -59,66 +59,118 @@ def project_design(project: Path, graph: Graph, report: dict[str, Any]):
     """``(stages, Design, facts)`` of what ``llm2hls compile`` generated into ``project``.
 
     Read from the project, not explored: lanes of each linear = its IR node's ``lanes``; attention
-    takes one key per cycle with the head dimension unrolled (templates/hls/ops/attention.j2:
-    ``head_dim`` MACs); every other stage one beat per cycle (lanes = its output beat); stream width =
-    ``graph.meta['stream_width']`` (the model gives each stream ``gcd(W, row)`` per beat); weights off
-    chip = those stored as ``weights/*.bin`` (m_axi arguments); KV caches = report.json's
-    ``decode`` section; one reused block engine when only layer 0's stages were emitted; memory
-    channels = the fewest m_axi ports any off-chip linear weight is striped over (its
-    ``weights/<node>_q_weight[_p<i>].bin`` files, :func:`offchip_weights`), so every weight stream
-    is modeled at that many channels' bandwidth; weights are read once per token in prefill (the
-    stage loops run per token).
+    takes ``P`` = its IR node's ``lanes`` keys per cycle (``P x head_dim`` MACs,
+    templates/hls/ops/attention.j2); every other stage one beat per cycle (lanes = its output beat);
+    stream width = ``graph.meta['stream_width']`` (the model gives each stream ``gcd(W, row)`` per
+    beat); weights off chip = those stored as ``weights/*.bin`` (m_axi arguments), each stage's
+    weight stream modeled at ITS OWN port count and stored bytes (its ``weights/<node>_q_weight
+    [_p<i>].bin`` files, :func:`offchip_weights`: padding of whole port words is read too; ports
+    mapped to one memory bank by host/link.cfg count once); KV caches = report.json's ``decode``
+    section, an off-chip cache at its own ``ports`` (default 1, distinct banks likewise);
+    one reused block engine when only layer 0's stages were emitted; the design's channels = the
+    most ports any stage uses; weights are read once per token in prefill (the stage loops run per
+    token).
     """
     from ..passes.beats import beat_of
     from ..perf.model import Design
     from ..perf.workload import stage_key, stages_from_graph
 
     stages = stages_from_graph(graph)
+    scheme = scheme_of(report.get("quant", {}))
     width = int(graph.meta.get("stream_width", 1))
     weights = offchip_weights(project, graph)
-    off_files = set(weights)
     groups: dict[str, list[Any]] = {}
     for node in graph.topo_nodes():
         if node.op != "route":
             groups.setdefault(stage_key(node), []).append(node)
     engine = _is_engine(project, graph)
-    lanes, onchip = {}, {}
+    caches = (report.get("decode") or {}).get("kv_caches") or []
+    kv_on = all(c["placement"] == "onchip" for c in caches)
+    link = project / "host" / "link.cfg"
+    banks = _banks(parse_sp(link.read_text())) if link.exists() else {}
+    kv_ports = {stage_key(graph.nodes[c["stage"]]): _channels(banks, c["stage"], ("_kcache", "_vcache"),
+                                                             int(c.get("ports", 1)))
+                for c in caches if c["placement"] == "offchip" and c["stage"] in graph.nodes}
+    lanes, onchip, channels, scale = {}, {}, {}, {}
     for s in stages:
         nodes = groups.get(s.name) or [graph.nodes[s.name]]
         n0 = nodes[0]
         if s.kind == "linear":
             lanes[s.name] = max(n.lanes for n in nodes)
-        elif s.kind == "attention":  # the HLS stage takes one key per cycle, its head dim unrolled
-            lanes[s.name] = s.head_dim
+        elif s.kind == "attention":  # P keys per cycle, each a head_dim-MAC dot product
+            lanes[s.name] = max(n.lanes for n in nodes) * s.head_dim
         else:
             lanes[s.name] = beat_of(width, graph.tensors[n0.outputs[0]].type.shape)
-        off = sum(1 for n in nodes if n.name in off_files) if not engine or s.count == 1 else (
-            s.count if n0.name in off_files else 0)
-        onchip[s.name] = s.count - off
-    caches = (report.get("decode") or {}).get("kv_caches") or []
-    kv_on = all(c["placement"] == "onchip" for c in caches)
+        off = [n for n in nodes if n.name in weights] if not engine or s.count == 1 else (
+            [n0] * s.count if n0.name in weights else [])
+        onchip[s.name] = s.count - len(off)
+        if off:  # the slowest copy: fewest ports (on distinct memory channels), most stored bits
+            channels[s.name] = min(_channels(banks, n.name, ("_q_weight",), weights[n.name].ports) for n in off)
+            bits = max(weights[n.name].bits for n in off)
+            if s.kind == "linear" and bits != scheme.weight_bits:
+                scale[s.name] = bits / scheme.weight_bits
+        if s.name in kv_ports:
+            channels[s.name] = kv_ports[s.name]
     layers = max((s.count for s in stages if s.layered), default=1)
-    linear_ports = [w.ports for name, w in weights.items() if graph.nodes[name].op == "linear"]
-    channels = min(linear_ports, default=1)
-    d = Design(lanes, onchip, channels=channels, replicate=not engine, engines=1 if engine else layers,
-               kv_onchip=kv_on, prefill_tile=1, stream_width=width)
-    n_off = sum(s.count - onchip[s.name] for s in stages)
-    port_counts = sorted(set(linear_ports))
+    d = Design(lanes, onchip, channels=max(channels.values(), default=1), replicate=not engine,
+               engines=1 if engine else layers, kv_onchip=kv_on, prefill_tile=1, stream_width=width,
+               stage_channels=channels, weight_scale=scale)
+    return stages, d, _facts(stages, d, weights, graph, scheme, caches, engine)
+
+
+def _banks(sp: list[dict[str, str]]) -> dict[str, str]:
+    """m_axi argument -> memory bank of host/link.cfg's ``sp=`` lines."""
+    return {c["arg"]: c["bank"] for c in sp}
+
+
+def _channels(banks: dict[str, str], owner: str, kinds: tuple[str, ...], ports: int) -> int:
+    """Memory channels the ports of one off-chip array (``<owner><kind>[_p<i>]`` arguments) reach:
+    the distinct banks host/link.cfg maps them to (ports sharing a channel share its bandwidth);
+    ``ports`` when the project has no link configuration. The fewest over ``kinds`` (K and V
+    caches are read in turn)."""
+    per_kind = [{b for arg, b in banks.items() if re.fullmatch(re.escape(owner + k) + r"(_p\d+)?", arg)}
+                for k in kinds]
+    found = [len(b) for b in per_kind if b]
+    return min(min(found), ports) if found else ports
+
+
+def _facts(stages, d, weights, graph: Graph, scheme, caches, engine: bool) -> list[str]:
+    """The assumptions of :func:`project_design`, one line each, for the report."""
+    n_off = sum(s.count - d.onchip[s.name] for s in stages)
+    linear = [s for s in stages if s.kind == "linear" and s.name in d.stage_channels]
+    ports = ", ".join(f"{s.name} {d.stage_channels[s.name]}" for s in linear) or "none"
+    attn = [s for s in stages if s.kind == "attention"]
+    keys = sorted({d.lanes[s.name] // max(1, s.head_dim) for s in attn})
     facts = [
-        f"stream width {width} (ir.json); a stream of rows of C elements carries gcd({width}, C) per beat",
-        "lanes: each linear stage's IR lanes; attention one key per cycle with its head dimension "
-        "unrolled (head_dim MACs); other stages one beat per cycle",
+        f"stream width {d.stream_width} (ir.json); a stream of rows of C elements carries gcd({d.stream_width}, C) per beat",
+        "lanes: each linear stage's IR lanes; attention "
+        + ("/".join(map(str, keys)) if keys else "no") + " key(s) per cycle (IR lanes; head_dim MACs each, "
+        "2 ceil(keys / P) cycles per head for scores and weighted sum); other stages one beat per cycle",
         f"{'one reused block engine' if engine else 'spatial: one copy of every stage per layer'}",
-        f"{n_off} weight matrices (layer copies) off chip (weights/*.bin, one m_axi port per file); "
-        f"linear weights striped over {'/'.join(map(str, port_counts)) or 'no'} port(s) each: every weight "
-        f"stream is modeled at {channels} channel(s)' bandwidth (the fewest ports of any)",
-        f"KV cache {'on chip' if kv_on else 'off chip'}"
-        + (f" ({len(caches)} cache(s), report.json)" if caches else " (no decode caches in this project)")
-        + ("; each off-chip cache is one m_axi port, its traffic modeled at the same channel count as the "
-           "weights (optimistic for attention)" if caches and not kv_on and channels > 1 else ""),
-        "prefill reads every weight once per token (tile 1)",
+        f"{n_off} weight matrices (layer copies) off chip (weights/*.bin, one m_axi port per file); each "
+        f"stage's weight stream is modeled at the bandwidth of its own ports' distinct memory channels "
+        f"(host/link.cfg; stages run one after another, each may use all its channels): {ports}",
     ]
-    return stages, d, facts
+    for s in linear:
+        if s.name in d.weight_scale:
+            facts.append(f"{s.name}: {scheme.weight_bits}-bit weights stored in {d.weight_scale[s.name] * scheme.weight_bits:g} "
+                         f"bits each (weights/*.bin sizes: zero padding of whole port words), so its stream moves "
+                         f"{d.weight_scale[s.name]:g}x the bytes the scheme counts (modeled)")
+    if linear and not any(s.name in d.weight_scale for s in linear):
+        facts.append("off-chip linear weights stored at the scheme's bits (weights/*.bin sizes): packed, the "
+                     "streams move the bytes the scheme counts")
+    if not caches:
+        facts.append(f"KV cache {'on chip' if d.kv_onchip else 'off chip'} (no decode caches in this project)")
+    elif d.kv_onchip:
+        facts.append(f"KV cache on chip ({len(caches)} cache(s), report.json)")
+    else:
+        kv = sorted({d.stage_channels.get(s.name, 1) for s in attn})
+        facts.append(f"KV cache off chip ({len(caches)} cache(s), report.json): striped over m_axi ports "
+                     "(decode.kv_caches[*].ports, 1 if absent) on "
+                     f"{'/'.join(map(str, kv))} distinct memory channel(s) (host/link.cfg), its traffic "
+                     "modeled at that many channels' bandwidth")
+    facts.append("prefill reads every weight once per token (tile 1)")
+    return facts
 
 
 @dataclass(frozen=True)
@@ -158,14 +210,6 @@ def offchip_weights(project: Path, graph: Graph) -> dict[str, OffchipWeight]:
     return out
 
 
-def stored_weight_bits(graph: Graph, project: Path) -> float:
-    """Bits per weight in the project's off-chip linear weight files, the widest of any (packed
-    fields or whole C integers, read from the file sizes), or 0 if none is off chip. (An off-chip
-    embedding table is read one row per token: its bytes do not matter.)"""
-    return max((w.bits for name, w in offchip_weights(project, graph).items()
-                if graph.nodes[name].op == "linear"), default=0)
-
-
 def _is_engine(project: Path, graph: Graph) -> bool:
     """A block-engine project emits parameters for layer 0's stages only (stacked per layer)."""
     later = [n.name for n in graph.nodes.values() if n.layer and any(k.startswith("q_") for k in n.params)]
@@ -193,22 +237,10 @@ def model_project(project: Path, graph: Graph, report: dict[str, Any],
     fits = o and o["prompt"] + o["generate"] <= tokens
     op = Operating(o["prompt"], o["generate"]) if fits else Operating(prompt=tokens, generate=tokens)
     stages, design, facts = project_design(project, graph, report)
-    # off-chip weights stored wider than the scheme's bits (a 4-bit weight in an int8_t when it is
-    # not packed) make the streams carry stored/quantized times the bytes the scheme counts
-    stored = stored_weight_bits(graph, project)
-    ratio = stored / scheme.weight_bits if stored > scheme.weight_bits else 1.0
-    eta = target.memory.burst_efficiency / ratio
-    if ratio > 1:
-        facts.append(f"off-chip {scheme.weight_bits}-bit linear weights are stored in {stored:g} bits each, "
-                     f"so each weight stream moves {ratio:g}x the bytes: modeled as burst efficiency "
-                     f"{target.memory.burst_efficiency:g} / {ratio:g} = {eta:.3f} (the KV streams too: a small over-count)")
-    elif stored:
-        facts.append(f"off-chip linear weights stored at {stored:g} bits each (weights/*.bin sizes): packed, "
-                     "the streams move the bytes the scheme counts")
     if design.channels > target.memory.channels:  # more ports than the board has channels
         facts.append(f"{design.channels} ports per weight share the board's {target.memory.channels} channels")
         design.channels = target.memory.channels
-    perf = evaluate(stages, design, scheme, target, op, eta)
+    perf = evaluate(stages, design, scheme, target, op)
     link = project / "host" / "link.cfg"
     sp = parse_sp(link.read_text()) if link.exists() else []
     return ProjectModel(stages, design, perf, target, scheme, op, facts, saved, sp, offchip_weights(project, graph))
@@ -223,7 +255,9 @@ def performance_json(m: ProjectModel) -> dict[str, Any]:
         "target": target.name, "part": target.part, "clock_mhz": target.clock_mhz, "scheme": m.scheme.name,
         "operating": {"prompt": m.op.prompt, "generate": m.op.generate, "decode_context": m.op.decode_context},
         "decode_tps": p.decode_tps, "ttft_ms": p.ttft_s * 1e3, "power_w": p.power_w, "tokens_per_j": p.tokens_per_j,
-        "roofline_tps": p.roofline_tps, "fraction_of_roofline": p.fraction_of_roofline,
+        # no off-chip traffic: no bandwidth roofline (JSON null, "n/a" in the text)
+        "roofline_tps": p.roofline_tps if p.offchip_bytes_per_token else None,
+        "fraction_of_roofline": p.fraction_of_roofline if p.offchip_bytes_per_token else None,
         "offchip_bytes_per_token": p.offchip_bytes_per_token,
         "engines": 1 if not d.replicate else d.engines, "channels": d.channels,
         "linear_lanes": max(linear, default=0), "stream_width": d.stream_width,
@@ -278,9 +312,8 @@ def markdown_sections(report: dict[str, Any], plots: dict[str, str] | None = Non
             "| | |", "|---|---|",
             f"| decode (batch 1) | {perf['decode_tps']:,.1f} tokens/s |",
             f"| time to first token | {perf['ttft_ms']:.3f} ms |",
-            f"| bandwidth roofline | {perf['roofline_tps']:,.1f} tokens/s "
-            f"({perf['offchip_bytes_per_token']:,} off-chip bytes per token) |",
-            f"| fraction of the roofline | {100 * perf['fraction_of_roofline']:.1f} % |",
+            f"| bandwidth roofline | {_roofline_text(perf)} |",
+            f"| fraction of the roofline | {fraction_text(perf)} |",
             f"| power, energy | {perf['power_w']:.1f} W, {perf['tokens_per_j']:.2f} tokens/J |",
             f"| block engines | {perf['engines']} ({'one reused engine' if perf['engines'] == 1 else 'replicated'}),"
             f" {perf['linear_lanes']} linear lanes (widest) |",
@@ -291,7 +324,7 @@ def markdown_sections(report: dict[str, Any], plots: dict[str, str] | None = Non
             fig = saved["figures"] or {}
             lines.append(f"| design file `{saved['file']}` (explored for {saved['model']} on {saved['target']}) | "
                          f"{fig.get('decode_tps', 0):,.1f} tokens/s, {100 * fig.get('fraction_of_roofline', 0):.1f} % "
-                         f"of the roofline, weight streams over {saved['channels']} channel(s) |")
+                         f"of the roofline, weight streams over up to {saved['channels']} channel(s) |")
         lines += ["", "Modeled from the project:", ""] + [f"- {x}" for x in perf.get("modeled_from", [])]
         if saved and saved.get("notes"):
             lines += ["", "Not realized of the design file:", ""] + [f"- {x}" for x in saved["notes"]]
@@ -323,6 +356,18 @@ def markdown_sections(report: dict[str, Any], plots: dict[str, str] | None = Non
                          f"{mem['offchip_param_bytes']:,} bytes as m_axi (DRAM) arguments ({mem['note']})")
     lines += _accuracy_lines(report)
     return lines
+
+
+def _roofline_text(perf: dict[str, Any]) -> str:
+    if perf.get("roofline_tps") is None:
+        return "n/a (no off-chip traffic)"
+    return f"{perf['roofline_tps']:,.1f} tokens/s ({perf['offchip_bytes_per_token']:,} off-chip bytes per token)"
+
+
+def fraction_text(perf: dict[str, Any]) -> str:
+    """The fraction of the bandwidth roofline, or "n/a" for a design without off-chip traffic."""
+    f = perf.get("fraction_of_roofline")
+    return "n/a (no off-chip traffic)" if f is None else f"{100 * f:.1f} %"
 
 
 def _image(plots: dict[str, str] | None, key: str) -> list[str]:

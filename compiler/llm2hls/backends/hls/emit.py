@@ -196,7 +196,7 @@ def emit_project(
     outer_args = stage_args
     if plan is not None:  # engine stages take layer `layer`'s slice of every stacked array
         stacked = {a["name"] for a in offchip if a["node"] in plan.block and a["key"] in plan.stacked[a["node"]]}
-        stacked |= {c[t] for c in kv for t in ("k", "v")}
+        stacked |= {a["name"] for c in kv for a in c["arrays"]}
         outer_args = dict(stage_args)
         onchip = stacked_onchip_args(graph, plan)
         for name in plan.block:
@@ -229,11 +229,12 @@ def emit_project(
         "offchip": offchip,
         "top_args": top_arguments(io, offchip, kv, tokens),
         "tb_call_args": [p["var"] for p in io["inputs"] + io["outputs"]] + (["pos0", "n_tokens"] if decode else [])
-        + [a["tb_arg"] for a in offchip] + [c[t] for c in kv if not c["onchip"] for t in ("k", "v")],
+        + [a["tb_arg"] for a in offchip] + [a["name"] for c in kv for a in c["arrays"]],
         "decode": bool(decode),
         "T": tokens.max_value if tokens else None,
         "kv": kv,
         "kv_offchip": [c for c in kv if not c["onchip"]],
+        "kv_arrays": [a for c in kv for a in c["arrays"]],
         "kv_onchip_max_bytes": kv_onchip_max_bytes,
         "engine": engine_context(top, graph, plan, streams, calls, outer_args, var, tokens) if plan else None,
         **io,
@@ -286,9 +287,8 @@ def top_arguments(io: dict[str, list[dict[str, Any]]], offchip: list[dict[str, A
         ]
     memories = [(f"const {a['store']} {a['name']}{a['dims']}", f"off chip (m_axi): weights/{a['file']}", a["name"], a["numel"])
                 for a in offchip]
-    memories += [(f"{c[t + '_ctype']} {c[t]}{c['lead']}[{c['rows']}][{c['row']}]", f"{'key' if t == 'k' else 'value'} cache "
-                  f"of {c['node']} (m_axi), allocated by the host", c[t], c["numel"])
-                 for c in kv if not c["onchip"] for t in ("k", "v")]
+    memories += [(f"{a['ctype']} {a['name']}{a['dims']}", f"{a['doc']} (m_axi), allocated by the host", a["name"], a["numel"])
+                 for c in kv for a in c["arrays"]]
     args += [{"decl": decl, "doc": doc, "pragma": f"mode=m_axi port={name} offset=slave bundle=gmem{i} depth={numel}"}
              for i, (decl, doc, name, numel) in enumerate(memories)]
     return args
@@ -307,7 +307,9 @@ def kv_caches(graph: Graph, contexts: dict[str, dict[str, Any]], tokens: LoopBou
     inputs (inputs 1 and 2, the attention convention). Up to ``onchip_max_bytes`` (K and V together) it is a static array inside the stage;
     above, both caches are m_axi arguments of the top function, allocated by the host. A block
     engine (``layers > 1``) serves every layer with one stage, so its caches get a leading layer
-    dimension (``lead``) and are always arguments.
+    dimension (``lead``) and are always arguments. An off-chip cache of a stage taking ``P`` keys
+    per cycle is striped over ``ports`` m_axi arguments per cache (:func:`kv_ports`); ``arrays``
+    lists them (:func:`kv_arrays`, each with its ``index`` among all caches' arguments).
     """
     out = []
     for node in graph.topo_nodes():
@@ -317,13 +319,49 @@ def kv_caches(graph: Graph, contexts: dict[str, dict[str, Any]], tokens: LoopBou
         k, v = node.inputs[1], node.inputs[2]
         k_bytes, v_bytes = (layers * tokens.max_value * row * _element_bytes(graph, t) for t in (k, v))
         size = k_bytes + v_bytes
-        out.append({
+        cache = {
             "node": node.name, "k": f"{node.name}_kcache", "v": f"{node.name}_vcache",
             "k_ctype": f"{k}_t", "v_ctype": f"{v}_t", "rows": tokens.max_value, "row": row,
             "k_bytes": k_bytes, "v_bytes": v_bytes,
             "numel": layers * tokens.max_value * row, "bytes": size, "onchip": size <= onchip_max_bytes,
             "lead": f"[{layers}]" if layers > 1 else "",
-        })
+        }
+        cache["ports"] = kv_ports(node.lanes, cache["onchip"])
+        cache["arrays"] = kv_arrays(cache)
+        out.append(cache)
+    for i, a in enumerate(a for c in out for a in c["arrays"]):  # their order among the top's arguments
+        a["index"] = i
+    return out
+
+
+def kv_ports(keys_per_cycle: int, onchip: bool) -> int:
+    """m_axi ports each off-chip cache of an attention stage taking ``keys_per_cycle`` keys per
+    cycle is striped over: one per key, so every cycle reads one cache row from each port (a port
+    moves one word per cycle; a key's head slice fits one word up to 512 bits, e.g. 64 x 8 bits).
+    An on-chip cache has no port: its key dimension is partitioned instead (1)."""
+    return 1 if onchip else max(1, keys_per_cycle)
+
+
+def kv_arrays(cache: dict[str, Any]) -> list[dict[str, Any]]:
+    """The m_axi arguments of one off-chip cache (none on chip): its K ports, then its V ports.
+
+    With ``ports`` = 1 the cache is one array ``<stage>_kcache[rows][row]``; with ``N`` ports
+    position ``j`` is row ``j / N`` of port ``j % N``, argument ``<stage>_kcache_p<j % N>``
+    (``ceil(rows / N)`` rows each). A block engine's arrays have the leading layer dimension."""
+    if cache["onchip"]:
+        return []
+    n = cache["ports"]
+    rows = -(-cache["rows"] // n)
+    numel = (cache["numel"] // cache["rows"]) * rows
+    out = []
+    for t, what in (("k", "key"), ("v", "value")):
+        for i in range(n):
+            out.append({
+                "name": cache[t] + (f"_p{i}" if n > 1 else ""), "ctype": cache[f"{t}_ctype"],
+                "dims": f"{cache['lead']}[{rows}][{cache['row']}]", "numel": numel,
+                "bytes": cache[f"{t}_bytes"] * rows // cache["rows"], "kind": t, "port": i,
+                "doc": f"{what} cache of {cache['node']}" + (f", positions j with j % {n} == {i}" if n > 1 else ""),
+            })
     return out
 
 
@@ -370,8 +408,8 @@ def stage_extra_args(node: Node, ctx: dict[str, Any], offchip: list[dict[str, An
             out.append(("int pos0", "pos0"))
     out += [(f"const {a['store']} {a['name']}{a['dims']}", a["name"]) for a in offchip if a["node"] == node.name]
     for c in kv:
-        if c["node"] == node.name and not c["onchip"]:
-            out += [(f"{c[t + '_ctype']} {c[t]}{c['lead']}[{c['rows']}][{c['row']}]", c[t]) for t in ("k", "v")]
+        if c["node"] == node.name:
+            out += [(f"{a['ctype']} {a['name']}{a['dims']}", a["name"]) for a in c["arrays"]]
     return out
 
 

@@ -358,7 +358,8 @@ def emit_layernorm(node: Node, graph: Graph) -> Stage:
 
 
 def emit_attention(node: Node, graph: Graph) -> Stage:
-    """Multi-head attention with K/V buffers, causal mask / explicit mask, GQA (``l2h_attention``)."""
+    """Multi-head attention with K/V buffers, causal mask / explicit mask, GQA (``l2h_attention``),
+    ``P = node.lanes`` keys per cycle (K/V banked by key index mod ``P``)."""
     from ...ops.attention import EXP_KEYS, _score_type, allowed_mask, exp_types, streams_causally
 
     a, plan = node.attrs, node.attrs.get("attn")
@@ -398,26 +399,51 @@ def emit_attention(node: Node, graph: Graph) -> Stage:
                         "size or is a multiple of it")
     if beats != [1, 1, 1, 1]:
         params.update(BQ=beats[0], BK=beats[1], BV=beats[2], BO=beats[3])
+    keys = max(1, int(node.lanes))
+    if keys > 1:
+        params["P"] = keys
     if "q_mask" in node.params:
         params["MFILE"] = f"{node.name}_q_mask.mem"
-        mems[str(params["MFILE"])] = [str(int(b)) for b in np.asarray(node.param("q_mask")).reshape(-1)]
+        mems[str(params["MFILE"])] = mask_words(np.asarray(node.param("q_mask")), keys)
     if pos0:
-        params.update(_kv_cache_params(node, pos0, s, k_t.width, v_t.width, mems))
+        params.update(_kv_cache_params(node, pos0, s, k_t.width, v_t.width, keys, mems))
     hq, hk, d = a["heads"], a["kv_heads"], a["head_dim"]
     pairs = (pos0 * s + s * (s + 1) // 2 if pos0 else
              int(allowed_mask(node, s, s).sum()) if params["STREAM"] else s * s)
-    work = s * (hq + 2 * hk) * d + hq * (2 * pairs + s * (d + int(plan["recip_shift"]) + 8))
+    groups = -(-pairs // keys) + s  # key groups of all rows: at most one partial group per row
+    work = s * (hq + 2 * hk) * d + hq * (2 * groups + s * (d + int(plan["recip_shift"]) + 8))
     return Stage(node.name, "l2h_attention", params,
                  [("q", node.inputs[0], "in"), ("k", node.inputs[1], "in"),
                   ("v", node.inputs[2], "in"), ("out", node.outputs[0], "out")],
                  mems=mems, work=work)
 
 
-def _kv_cache_params(node: Node, pos0: int, s: int, kw: int, vw: int,
+def mask_words(mask: np.ndarray, keys: int) -> list[str]:
+    """The attention mask ROM ``[S, S]`` as ``$readmemh`` words of ``keys`` bits: word
+    ``i * G + g`` (``G = ceil(S / keys)`` key groups) holds keys ``g*keys .. g*keys+keys-1`` of
+    query ``i``, key ``g*keys + p`` in bit ``p`` (keys beyond ``S`` are 0)."""
+    s_q, s_k = mask.shape
+    groups = -(-s_k // keys)
+    padded = np.zeros((s_q, groups * keys), dtype=np.int64)
+    padded[:, :s_k] = mask != 0
+    return packed_words(padded.reshape(s_q * groups, keys), 1)
+
+
+def bank_rows(rows: np.ndarray, keys: int) -> list[np.ndarray]:
+    """Per-token rows ``[T, ...]`` split into ``keys`` banks: bank ``b`` holds tokens
+    ``b, b + keys, ...`` as its rows ``0, 1, ...``, zero-padded to ``ceil(T / keys)`` rows."""
+    groups = -(-rows.shape[0] // keys)
+    padded = np.zeros((groups * keys, *rows.shape[1:]), dtype=rows.dtype)
+    padded[:rows.shape[0]] = rows
+    return [padded[b::keys] for b in range(keys)]
+
+
+def _kv_cache_params(node: Node, pos0: int, s: int, kw: int, vw: int, keys: int,
                      mems: dict[str, list[str]]) -> dict[str, int | str]:
     """``POS0``/``KFILE``/``VFILE`` of a decode step's attention: the cached K/V rows (params
-    ``q_k_cache``/``q_v_cache`` from ``passes.decode_step.load_kv_cache``) as K/V buffer words
-    (one element per word in row order: token, kv head, channel; the step's rows zero)."""
+    ``q_k_cache``/``q_v_cache`` from ``passes.decode_step.load_kv_cache``) as the words of the
+    ``keys`` K/V banks, file ``<KFILE><b>.mem`` for bank ``b`` (:func:`bank_rows`; one element per
+    word in row order: bank row, kv head, channel; the step's rows zero)."""
     a = node.attrs
     if not a.get("causal") or "q_mask" in node.params:
         raise UserError(f"node {node.name} (attention): a KV cache needs causal attention without a mask")
@@ -427,10 +453,11 @@ def _kv_cache_params(node: Node, pos0: int, s: int, kw: int, vw: int,
         if key not in node.params:
             raise UserError(f"node {node.name} (attention): decode step without {key}; fill the "
                             "cache with passes.decode_step.load_kv_cache")
-        rows = np.zeros(((pos0 + s) * hk, d), dtype=np.int64)
-        rows[:pos0 * hk] = np.asarray(node.param(key), dtype=np.int64).reshape(pos0 * hk, d)
-        out[par] = f"{node.name}_{key}.mem"
-        mems[str(out[par])] = hex_words(rows, width)
+        rows = np.zeros((pos0 + s, hk * d), dtype=np.int64)
+        rows[:pos0] = np.asarray(node.param(key), dtype=np.int64).reshape(pos0, hk * d)
+        out[par] = f"{node.name}_{key}_bank"
+        for b, bank in enumerate(bank_rows(rows, keys)):
+            mems[f"{out[par]}{b}.mem"] = hex_words(bank, width)
     return out
 
 
