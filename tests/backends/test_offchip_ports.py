@@ -8,6 +8,7 @@ the file sizes for the report.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -146,6 +147,11 @@ def test_engine_decode_with_striped_packed_weights(engine_project):
     ports = [c for c in sp if "_q_weight_p" in c["arg"]]
     assert len(ports) == PORTS * len(stacked) and {c["bank"] for c in ports} == {"HBM[0]", "HBM[1]"}
     assert all(a["bank"] != b["bank"] for a, b in zip(ports[::2], ports[1::2]))
+    # one m_axi adapter per channel: an argument's bundle ch<c> is the channel link.cfg gives it
+    src = (root / "src" / f"{report['top']}.cpp").read_text()
+    bundles = dict(re.findall(r"mode=m_axi port=(\w+) offset=slave bundle=(\w+)", src))
+    assert bundles and {b["arg"]: f"ch{b['bank'][4:-1]}" for b in sp} == bundles
+    assert set(bundles.values()) == {"ch0", "ch1"}
 
 
 def test_report_counts_packed_bytes_and_ports(engine_project):

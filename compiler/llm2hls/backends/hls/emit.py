@@ -174,6 +174,7 @@ def emit_project(
     kv = kv_caches(graph, contexts, tokens, kv_onchip_max_bytes, plan.num_layers if plan else 1) if decode else []
     for cache in kv:
         contexts[cache["node"]]["kv"] = cache
+    channels = memory_channels(graph, offchip, kv)
     stage_args = {n.name: stage_extra_args(n, contexts[n.name], offchip, kv) for n in graph.topo_nodes()}
     stages = [render_stage(env, n, contexts[n.name], stage_args[n.name], tokens) for n in graph.topo_nodes()]
     weights = [n for n in graph.topo_nodes() if emitted_params(n, quantized)]
@@ -227,7 +228,7 @@ def emit_project(
         "num_stages": len(graph.nodes),
         "quant_desc": _quant_desc(graph),
         "offchip": offchip,
-        "top_args": top_arguments(io, offchip, kv, tokens),
+        "top_args": top_arguments(io, offchip, kv, tokens, channels),
         "tb_call_args": [p["var"] for p in io["inputs"] + io["outputs"]] + (["pos0", "n_tokens"] if decode else [])
         + [a["tb_arg"] for a in offchip] + [a["name"] for c in kv for a in c["arrays"]],
         "decode": bool(decode),
@@ -235,6 +236,7 @@ def emit_project(
         "kv": kv,
         "kv_offchip": [c for c in kv if not c["onchip"]],
         "kv_arrays": [a for c in kv for a in c["arrays"]],
+        "arg_channels": channels,
         "kv_onchip_max_bytes": kv_onchip_max_bytes,
         "engine": engine_context(top, graph, plan, streams, calls, outer_args, var, tokens) if plan else None,
         **io,
@@ -271,10 +273,30 @@ def emit_project(
     )
 
 
+def memory_channels(graph: Graph, offchip: list[dict[str, Any]], kv: list[dict[str, Any]]) -> dict[str, int]:
+    """Memory channel of every m_axi argument under a saved design (``graph.meta['design']``), else
+    ``{}``: the off-chip weights, then every cache's K ports, then its V ports, each given the next of
+    the design's channels round-robin, so the ports of one stage (striped weights, a cache's key
+    ports) sit on distinct channels (host/link.cfg.j2 writes them as ``sp=`` lines)."""
+    design = graph.meta.get("design") or {}
+    if "channels" not in design:  # no saved design (or one that assigns no channels)
+        return {}
+    arrays = [a for c in kv for a in c["arrays"]]
+    names = [a["name"] for a in offchip] + [a["name"] for kind in "kv" for a in arrays if a["kind"] == kind]
+    return {name: i % int(design["channels"]) for i, name in enumerate(names)}
+
+
 def top_arguments(io: dict[str, list[dict[str, Any]]], offchip: list[dict[str, Any]],
-                  kv: list[dict[str, Any]], tokens: LoopBound | None) -> list[dict[str, str]]:
+                  kv: list[dict[str, Any]], tokens: LoopBound | None,
+                  channels: dict[str, int] | None = None) -> list[dict[str, str]]:
     """The top function's parameters in order (``decl``, ``doc`` for the header, interface ``pragma``):
-    streams, then (decode) ``pos0``/``n_tokens``, off-chip weights, off-chip KV caches."""
+    streams, then (decode) ``pos0``/``n_tokens``, off-chip weights, off-chip KV caches.
+
+    Each m_axi argument is its own bundle (adapter), unless ``channels`` (:func:`memory_channels`)
+    maps it to a memory channel: then the arguments of one channel share one adapter ``ch<c>``, one
+    m_axi master per channel as the performance model counts them. Stages of one token run one after
+    another, so they take turns on the adapter (UG1399 "M_AXI Bundles")."""
+    channels = channels or {}
     args = [{"decl": f"hls::stream<{p['stype']}>& {p['var']}", "doc": f"[{'x'.join(map(str, p['shape']))}], token by token"
              + (f", {p['beat']} per beat" if p["beat"] > 1 else ""),
              "pragma": f"mode=axis port={p['var']}"} for p in io["inputs"] + io["outputs"]]
@@ -289,7 +311,8 @@ def top_arguments(io: dict[str, list[dict[str, Any]]], offchip: list[dict[str, A
                 for a in offchip]
     memories += [(f"{a['ctype']} {a['name']}{a['dims']}", f"{a['doc']} (m_axi), allocated by the host", a["name"], a["numel"])
                  for c in kv for a in c["arrays"]]
-    args += [{"decl": decl, "doc": doc, "pragma": f"mode=m_axi port={name} offset=slave bundle=gmem{i} depth={numel}"}
+    args += [{"decl": decl, "doc": doc, "pragma": f"mode=m_axi port={name} offset=slave bundle="
+              f"{f'ch{channels[name]}' if name in channels else f'gmem{i}'} depth={numel}"}
              for i, (decl, doc, name, numel) in enumerate(memories)]
     return args
 

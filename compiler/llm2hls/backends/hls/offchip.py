@@ -7,8 +7,9 @@ width rounded up to 1, 2, 4, 8, 16 or 32), and the ``L`` weights of one tile row
 ``P`` ports -- port ``p`` holds lanes ``[p * L', (p + 1) * L')`` of every tile row (``L' =
 ceil(L / P)`` rounded up to whole words, the excess zero), as
 ``words`` words of ``ap_uint<word_bits>`` (lane ``i`` of a word in bits ``[i * bits, (i + 1) *
-bits)``, little endian). Every port is its own m_axi argument and bundle, read sequentially, and
-all ``P`` are read in the same cycle, so one weight stream draws on ``P`` memory channels.
+bits)``, little endian). Every port is its own m_axi argument, read sequentially, and all ``P``
+are read in the same cycle, so one weight stream draws on ``P`` memory channels (under a saved
+design the arguments of one channel share its m_axi adapter: ``emit.memory_channels``).
 
 Packing is used when it changes something: weights narrower than a byte, or more than one port.
 Eight-bit weights on one port keep the plain ``int8_t`` layout of earlier projects.
