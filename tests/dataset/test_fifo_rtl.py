@@ -43,3 +43,19 @@ def test_rtl_build_is_cached_and_the_bench_runs_again(tmp_path):
     assert len(list((tmp_path / "builds").iterdir())) == 1
     assert {k: again[k] for k in ("passed", "all_cycles", "mismatches")} == \
         {k: first[k] for k in ("passed", "all_cycles", "mismatches")}
+
+
+def test_design_the_rtl_backend_refuses_gets_no_rtl_verdict_and_no_crash(tmp_path):
+    """A FIFO mutant of a design with group-wise weight scales (no RTL support) is judged by the static
+    rules instead of aborting the dataset run with the backend's UserError."""
+    from llm2hls.dataset.rtl_check import fifo_verdict
+
+    d = catalog_base(3)  # GPT-2, w4a16: group-wise scales
+    path = d.mutable[0]
+    cands = rules_for(["FIFO"])["FIFO"].candidates(Source(d.files[path], path))
+    files = {path: apply_edits(d.files[path], cands[0].edits)}
+    v = fifo_verdict(d, files, tmp_path)
+    assert v["status"] == "unsupported" and "RTL backend does not" in v["detail"]
+    assert fifo_verdict(d, files, tmp_path) == v  # memoised: the refusal is not re-derived per mutant
+    v = classify(d, files, ["FIFO"], Builder(tmp_path / "cache"))
+    assert v["kind"] in ("static_violation", "equivalent") and "verilator" not in v["tools"]

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..errors import UserError
 from .base import BaseDesign
 from .mutate.core import Source
 
@@ -149,8 +150,10 @@ def _lower_cycle_limit(rtl: Path, max_cycles: int) -> None:
 def fifo_verdict(design: BaseDesign, files: dict[str, str], cache: Path) -> dict | None:
     """RTL verdict for a mutant whose STREAM depths differ from the base design, else None.
 
-    ``{"status": "rtl_deadlock" | "rtl_mismatch" | "pass" | "base_fails", "detail": ...}``; the base
-    design's own RTL run (its depths unchanged) is checked once and memoised under ``cache``.
+    ``{"status": "rtl_deadlock" | "rtl_mismatch" | "pass" | "base_fails" | "unsupported", "detail":
+    ...}``; the base design's own RTL run (its depths unchanged) is checked once and memoised under
+    ``cache``. A design the RTL backend cannot express (e.g. group-wise weight scales) is
+    ``unsupported``: the mutant then gets the static rules' verdict, as a design without RTL facts.
     """
     depths = changed_depths(design, files)
     if not depths:
@@ -158,11 +161,17 @@ def fifo_verdict(design: BaseDesign, files: dict[str, str], cache: Path) -> dict
     memo = Path(cache) / "rtl_base" / f"{design.id}.json"
     if not memo.exists():
         memo.parent.mkdir(parents=True, exist_ok=True)
-        base = simulate_depths(design, {}, workdir=cache, build_cache=Path(cache) / "rtl_build")
+        try:
+            base = simulate_depths(design, {}, workdir=cache, build_cache=Path(cache) / "rtl_build")
+        except UserError as e:  # the RTL backend refuses the design: no RTL evidence for any mutant
+            base = {"unsupported": str(e)}
         tmp = memo.with_suffix(f".{os.getpid()}.tmp")  # workers may race here: each writes its own
-        tmp.write_text(json.dumps({"passed": base.get("passed", False), "all_cycles": base.get("all_cycles")}))
+        tmp.write_text(json.dumps({"passed": base.get("passed", False), "all_cycles": base.get("all_cycles"),
+                                   "unsupported": base.get("unsupported")}))
         tmp.rename(memo)
     base = json.loads(memo.read_text())
+    if base.get("unsupported"):
+        return {"status": "unsupported", "detail": base["unsupported"]}
     if not base["passed"]:
         return {"status": "base_fails", "detail": "the base design's RTL does not pass its bench"}
     res = simulate_depths(design, depths, workdir=cache, max_cycles=DEADLOCK_FACTOR * base["all_cycles"],
