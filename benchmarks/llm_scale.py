@@ -184,7 +184,16 @@ def generated_design(project: Path, design_file: Path) -> dict:
             "design": {k: doc[k] for k in ("model", "target", "scheme", "stream_width", "engines", "channels",
                                             "kv_onchip", "prefill_tile", "figures")},
             "report": performance_json(m), "budget": budget, "steps": rows,
-            "compile": rep.get("compile_stats")}
+            "compile": rep.get("compile_stats"), "m_axi": m_axi_interfaces(project)}
+
+
+def m_axi_interfaces(project: Path) -> dict:
+    """m_axi arguments and adapters (distinct bundles) of the generated top function."""
+    import re
+
+    src = "".join(f.read_text() for f in (Path(project) / "src").glob("*.cpp"))
+    bundles = re.findall(r"mode=m_axi port=\w+ offset=slave bundle=(\w+)", src)
+    return {"arguments": len(bundles), "adapters": len(set(bundles))}
 
 
 def time_v(text: str) -> dict:
@@ -218,6 +227,9 @@ def generated_section(gen: dict) -> list[str]:
            *([f"- compile on this machine ({gen['machine']['nproc']} shared cores, loaded): "
               f"{gen['compile']['wall_s']:.0f} s wall, {gen['compile']['user_s']:.0f} s CPU, peak "
               f"{gen['compile']['max_rss_gb']} GB"] if gen.get("compile") else []),
+           *([f"- m_axi: {gen['m_axi']['arguments']} arguments (striped weight and KV ports) on "
+              f"{gen['m_axi']['adapters']} adapters, one per memory channel (the resource model counts "
+              "one adapter per channel)"] if gen.get("m_axi") else []),
            "", "Modeled from the project: " + "; ".join(perf["modeled_from"]) + ".", "",
            "What the backends would need to build for the design's figure, added one at a time "
            "(each row keeps the rows above):", "",
