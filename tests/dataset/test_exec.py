@@ -40,6 +40,22 @@ def test_hanging_mutant_is_killed(builder, tmp_path):
     assert "g++" in v["tools"]
 
 
+def test_compile_timeout_is_no_evidence(builder, monkeypatch):
+    """A compile killed by its time limit (an overloaded machine) must not become a compile_error
+    verdict: the task is rejected as a tool failure instead."""
+    from llm2hls.dataset import generate as gen
+    from llm2hls.dataset.toolchain import RunResult, ToolFailure
+
+    d = _gemm()
+    src = d.files["src/kernel.cpp"].replace("C[", "C [", 1)  # a fresh source: no cached object
+    monkeypatch.setattr(type(builder), "compile", lambda self, *a: RunResult(None, "", "", True))
+    with pytest.raises(ToolFailure, match="timed out"):
+        classify(d, {"src/kernel.cpp": src}, ["OOB"], builder)
+    monkeypatch.setattr(gen, "make_task", lambda *a: (_ for _ in ()).throw(ToolFailure("compile of x timed out")))
+    res = gen._worker(("t-0", 0, 0, ["OOB"], str(builder.cache), []))
+    assert res["status"] == "rejected" and res["reason"] == "tool failure: compile of x timed out"
+
+
 def test_memory_limit_applies(tmp_path):
     r = run_limited([sys.executable, "-c", "x = bytearray(3 << 30)"], tmp_path, 20, 1 << 30)
     assert r.returncode != 0 and "MemoryError" in r.stderr

@@ -20,7 +20,7 @@ from .classic import KERNELS, build_classic, param_grid
 from .harness import run_design
 from .mutate.core import Source, apply_edits, bug_spans, rules_for, unified_diff
 from .static_check import check, new_violations
-from .toolchain import CXXFLAGS, Builder, tool_versions
+from .toolchain import CXXFLAGS, Builder, ToolFailure, tool_versions
 from .verify import classify
 
 PAIR_RATE = 0.2
@@ -227,6 +227,9 @@ def _worker(args) -> dict:
         res = make_task(task_id, seed, index, classes, _WORKER_BUILDER)
     except UserError:
         raise
+    except ToolFailure as e:  # no evidence either way: rejected (a resumed run does not retry it)
+        res = {"id": task_id, "status": "rejected", "reason": f"tool failure: {e}",
+               "classes": [classes[index % len(classes)]]}
     except Exception as e:  # a tool failure must not kill the run; it is logged as a rejection
         res = {"id": task_id, "status": "rejected", "reason": f"internal error: {type(e).__name__}: {e}",
                "classes": [classes[index % len(classes)]]}
@@ -396,6 +399,9 @@ def _reverify(args) -> tuple[str, bool, str]:
     if _WORKER_BUILDER is None:
         _WORKER_BUILDER = Builder(Path(cache))
     design = BaseDesign.from_json(json.loads(Path(base_path).read_text()))
-    v = classify(design, rec["buggy_files"], rec["classes"], _WORKER_BUILDER)
+    try:
+        v = classify(design, rec["buggy_files"], rec["classes"], _WORKER_BUILDER)
+    except ToolFailure as e:
+        return rec["id"], False, f"not re-run: {e}"
     same = v["label"] == rec["verdict"]["label"] and v["kind"] == rec["verdict"]["kind"]
     return rec["id"], same, "" if same else f"recorded {rec['verdict']['kind']}, now {v['kind']}: {v['evidence'][:200]}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .base import BaseDesign
-from .toolchain import CXXFLAGS, Builder, run_limited
+from .toolchain import CXXFLAGS, Builder, ToolFailure, run_limited
 from .units import Layout, affected_functions, layout
 
 RUN_TIMEOUT = 4.0
@@ -72,6 +72,8 @@ def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] |
             objs += built
         exe = tmp / "tb_bin"
         r = builder.link(objs, exe)
+        if r.timed_out:
+            raise ToolFailure(f"link of {design.id} timed out")
         if r.returncode != 0:
             return Outcome("compile_error", _first_error(r.stderr))
         idx = list(range(len(design.vectors))) if vectors is None else vectors
@@ -142,8 +144,10 @@ def _compile(path: Path, text: str, src: str, headers: str, builder: Builder, in
     path.write_text(text)
     obj = path.with_name(f"{path.stem}.{tag or 'tu'}.o")
     r = builder.compile(path, obj, incs)
+    if r.timed_out:  # says nothing about the source: a compile error must come from the compiler
+        raise ToolFailure(f"compile of {src} timed out")
     if r.returncode != 0:
-        return Outcome("compile_error", "compile timed out" if r.timed_out else _first_error(r.stderr))
+        return Outcome("compile_error", _first_error(r.stderr))
     cached.parent.mkdir(exist_ok=True)
     tmp_obj = cached.with_suffix(f".{os.getpid()}.{tag or 'tu'}.tmp")
     shutil.copy(obj, tmp_obj)

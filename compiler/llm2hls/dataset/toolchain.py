@@ -97,6 +97,11 @@ def run_limited(cmd: list[str], cwd: Path, timeout: float, mem: int | None, env:
         return RunResult(None, out[-20000:], err[-20000:], True)
 
 
+class ToolFailure(RuntimeError):
+    """A tool could not give an answer (e.g. the compiler ran out of time on an overloaded machine):
+    no evidence either way, so the task is rejected or the record left unconfirmed, never labelled."""
+
+
 class Builder:
     """Compiles harnesses with a shared precompiled header under ``cache_dir``."""
 
