@@ -117,13 +117,11 @@ def test_dse_respects_budget_and_front_is_non_dominated():
     assert pareto_front(ex.front) == ex.front
 
 
-def test_dse_is_fast_for_1b_config():
-    import time
-
+def test_dse_finds_a_fitting_design_for_1b_config():
+    # its speed (seconds for a 1B config) is measured in benchmarks/llm_scale.py, not asserted here
     scheme = Scheme.parse("w4a8")
-    cpu = time.process_time()  # CPU seconds: the machine is shared, wall time is not the model's
     ex = explore(stages_from_shape(preset("llama-1b"), scheme), scheme, get_target("U280"))
-    assert time.process_time() - cpu < 10 and ex.best.perf.fits
+    assert ex.best.perf.fits and ex.best.perf.decode_tps > 0
 
 
 def test_gpt2_medium_u280_half_the_roofline_needs_wide_streams():
