@@ -52,6 +52,7 @@ def test_compile_timeout_is_no_evidence(builder, monkeypatch):
     with pytest.raises(ToolFailure, match="timed out"):
         classify(d, {"src/kernel.cpp": src}, ["OOB"], builder)
     monkeypatch.setattr(gen, "make_task", lambda *a: (_ for _ in ()).throw(ToolFailure("compile of x timed out")))
+    monkeypatch.setattr(gen, "_WORKER_BUILDER", None)  # _worker sets it: later forked pools must not inherit it
     res = gen._worker(("t-0", 0, 0, ["OOB"], str(builder.cache), []))
     assert res["status"] == "rejected" and res["reason"] == "tool failure: compile of x timed out"
 
