@@ -571,8 +571,10 @@ def stage_stream(design: Design, stage: Stage, scheme: Scheme, mem: MemoryModel)
 def _default_stream(stage: Stage, lanes: int, width: int, weight_bits: int, channels: int,
                     kv_onchip: bool, streamed: bool) -> tuple[int, float]:
     """``(channels, stored / counted bytes)`` of a stage's stream when no project says (:func:`stage_stream`)."""
-    if stage.kind == "attention" and not kv_onchip:
-        return attention_keys(stage, lanes), 1.0
+    if stage.kind == "attention" and not kv_onchip:  # the cache's ports, as the HLS backend stripes it
+        from ..backends.hls.emit import kv_ports
+
+        return kv_ports(attention_keys(stage, lanes), onchip=False), 1.0
     if stage.kind == "linear" and streamed:
         return packed_stream(stage, lanes, width, weight_bits, channels)
     return channels, 1.0
