@@ -193,3 +193,42 @@ def test_harness_runs_see_a_fixed_address_layout(tmp_path):
                                       fixed_layout=fixed).stdout
     assert stack(True) == stack(True)
     assert len({stack(False) for _ in range(3)}) > 1  # the default: randomised
+
+
+def _outcome_or_unstable(d, files, builder) -> str:
+    from llm2hls.dataset.harness import Unstable
+
+    try:
+        return str(run_design(d, builder, files).to_json())
+    except Unstable as e:
+        return f"unstable: {e}"
+
+
+def test_harness_ignores_the_callers_environment(builder, monkeypatch):
+    """An uninitialised ap_int (GCC's pattern-init skips class-typed locals) reads stack garbage;
+    the caller's environment, whose size shifts the stack, must not change what the harness sees."""
+    d = build_classic(KERNELS["layernorm"], {"C": 32, "EPS_VAL": 0.0009765625, "P": 2})
+    src = d.files["src/kernel.cpp"].replace("var_t var = 0;", "var_t var;")  # dataset record s0-002445
+    seen = set()
+    for pad in range(0, 200, 28):  # without HARNESS_ENV: 3 different outcomes over these sizes
+        monkeypatch.setenv("L2H_TEST_PAD", "x" * pad)
+        seen.add(_outcome_or_unstable(d, {"src/kernel.cpp": src}, builder))
+    assert len(seen) == 1
+
+
+def test_an_outcome_that_changes_between_runs_is_no_evidence(builder, monkeypatch):
+    """Every build runs twice, the second time with the stack shifted; a mutant that passes once and
+    fails once is ``Unstable``: generation rejects it as nondeterministic instead of labelling it."""
+    from llm2hls.dataset import generate as gen
+    from llm2hls.dataset.harness import Unstable
+
+    d = _gemm()
+    # passes with the caller's layout, fails when the second run's environment moves the stack
+    src = d.files["src/kernel.cpp"].replace('#include "kernel.h"', '#include "kernel.h"\n#include <cstdlib>') \
+        .replace("C[i][j] = acc;", 'C[i][j] = acc + (std::getenv("L2H_STACK_SHIFT") != 0);')
+    with pytest.raises(Unstable, match="passes, but mismatch at vector 0 with the stack shifted"):
+        classify(d, {"src/kernel.cpp": src}, ["INIT"], builder)
+    monkeypatch.setattr(gen, "make_task", lambda *a: (_ for _ in ()).throw(Unstable("x: passes, but ...")))
+    monkeypatch.setattr(gen, "_WORKER_BUILDER", None)
+    res = gen._worker(("t-0", 0, 0, ["INIT"], str(builder.cache), []))
+    assert res["status"] == "rejected" and res["reason"] == "nondeterministic: x: passes, but ..."

@@ -23,7 +23,8 @@ SCHEMA = """\
 | `dedup_key` | hash of the normalised token sequence (near-duplicates are dropped) |
 | `rerun` | base design file and the shell command that builds and runs the harness |
 
-`rejected.jsonl` lists tasks that produced no record (no applicable base design, near-duplicate, tool failure).
+`rejected.jsonl` lists tasks that produced no record (no applicable base design, near-duplicate, tool failure,
+nondeterministic outcome).
 """
 
 
@@ -57,7 +58,8 @@ def write_card(out: Path, records: list[dict], table: dict, run: dict | None = N
              f"{len({r['base_design'] for r in records})} base designs.", "",
              "Every record was executed before labelling: g++ build, run under ASan/UBSan with time and memory limits, "
              "bit-exact output compare against golden outputs from an independent numpy oracle, on the harness vector "
-             "and extra random vectors. FIFO depths of generated designs are checked by cycle-accurate RTL simulation "
+             "and extra random vectors. Every binary runs twice, the second time with the stack shifted; a mutant "
+             "whose outcome changes (it reads uninitialised memory) is rejected as nondeterministic. FIFO depths of generated designs are checked by cycle-accurate RTL simulation "
              "(cocotb + Verilator, llm2hls's own RTL with the mutant's depths: `rtl_deadlock` / `rtl_mismatch`); other "
              "bugs that C simulation cannot show are labelled only by a named static rule.", "",
              "## Yield per class", "", "| class | tried | verified buggy | equivalent | rejected |", "|---|---|---|---|---|"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import UserError
 from .base import BaseDesign, rerun_command
 from .classic import KERNELS, build_classic, param_grid
-from .harness import run_design
+from .harness import Unstable, run_design
 from .mutate.core import Source, apply_edits, bug_spans, rules_for, unified_diff
 from .static_check import check, new_violations
 from .toolchain import CXXFLAGS, Builder, ToolFailure, tool_versions
@@ -227,6 +227,9 @@ def _worker(args) -> dict:
         res = make_task(task_id, seed, index, classes, _WORKER_BUILDER)
     except UserError:
         raise
+    except Unstable as e:  # two runs disagree: no evidence, and a resumed run would not settle it
+        res = {"id": task_id, "status": "rejected", "reason": f"nondeterministic: {e}",
+               "classes": [classes[index % len(classes)]]}
     except ToolFailure as e:  # no evidence either way: rejected (a resumed run does not retry it)
         res = {"id": task_id, "status": "rejected", "reason": f"tool failure: {e}",
                "classes": [classes[index % len(classes)]]}
@@ -401,7 +404,7 @@ def _reverify(args) -> tuple[str, bool, str]:
     design = BaseDesign.from_json(json.loads(Path(base_path).read_text()))
     try:
         v = classify(design, rec["buggy_files"], rec["classes"], _WORKER_BUILDER)
-    except ToolFailure as e:
-        return rec["id"], False, f"not re-run: {e}"
+    except ToolFailure as e:  # includes Unstable: two runs disagreed
+        return rec["id"], False, f"not confirmed: {e}"
     same = v["label"] == rec["verdict"]["label"] and v["kind"] == rec["verdict"]["kind"]
     return rec["id"], same, "" if same else f"recorded {rec['verdict']['kind']}, now {v['kind']}: {v['evidence'][:200]}"

@@ -15,7 +15,15 @@ from .toolchain import CXXFLAGS, Builder, ToolFailure, run_limited
 from .units import Layout, affected_functions, layout
 
 RUN_TIMEOUT = 4.0
+STACK_SHIFT = 72
+"""Every build runs twice, the second time with the stack moved by this many bytes; an outcome
+that changes is not evidence (``Unstable``). Pattern-init cannot cover ap_int/ap_fixed locals, so
+without this an INIT mutant's verdict could hang on stack contents."""
 RUN_MEM = None  # sanitised runs are bounded by ASan's hard_rss_limit_mb (see toolchain)
+
+class Unstable(ToolFailure):
+    """Two runs of the same binary on the same vectors ended differently: no evidence either way."""
+
 
 _SAN = re.compile(r"(ERROR: AddressSanitizer: [^\n]*|runtime error: [^\n]*|ERROR: LeakSanitizer[^\n]*)")
 
@@ -55,7 +63,8 @@ def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] |
                vectors: list[int] | None = None, workdir: Path | None = None) -> Outcome:
     """Build ``design`` with ``overrides`` in a private temp dir and run the selected vectors.
 
-    Stops at the first failing vector. The temp dir is removed afterwards whatever happens.
+    Stops at the first failing vector. Runs everything twice (see STACK_SHIFT) and raises
+    ``Unstable`` if the two runs disagree. The temp dir is removed afterwards whatever happens.
     """
     overrides = overrides or {}
     tmp = Path(tempfile.mkdtemp(prefix="mut-", dir=workdir))
@@ -77,17 +86,34 @@ def run_design(design: BaseDesign, builder: Builder, overrides: dict[str, str] |
         if r.returncode != 0:
             return Outcome("compile_error", _first_error(r.stderr))
         idx = list(range(len(design.vectors))) if vectors is None else vectors
-        for n, i in enumerate(idx):
-            for rel, text in design.vectors[i].items():
-                (tmp / rel).write_text(text)
-            r = run_limited([str(exe), *design.run_args], tmp / design.run_cwd, RUN_TIMEOUT, RUN_MEM,
-                            fixed_layout=True)
-            status, detail = _classify(r.returncode, r.timed_out, r.stdout, r.stderr)
-            if status != "pass":
-                return Outcome(status, detail, i, n + 1)
-        return Outcome("pass", "", None, len(idx))
+        first = _run_vectors(design, tmp, idx, shift=0)
+        again = _run_vectors(design, tmp, idx, shift=STACK_SHIFT)
+        if (again.status, again.vector) != (first.status, first.vector):
+            raise Unstable(f"{design.id}: {_say(first)}, but {_say(again)} with the stack shifted by "
+                           f"{STACK_SHIFT} bytes (the outcome depends on uninitialised memory)")
+        return first
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_vectors(design: BaseDesign, tmp: Path, idx: list[int], shift: int) -> Outcome:
+    """Run the built ``tmp/tb_bin`` on vectors ``idx`` up to the first failure, with the stack moved
+    down by ``shift`` bytes (an environment variable of that size)."""
+    cwd = tmp / design.run_cwd
+    prog = os.path.join(os.path.relpath(tmp, cwd), "tb_bin")  # "./tb_bin": no temp path in argv
+    env = {"L2H_STACK_SHIFT": "x" * shift} if shift else None
+    for n, i in enumerate(idx):
+        for rel, text in design.vectors[i].items():
+            (tmp / rel).write_text(text)
+        r = run_limited([prog, *design.run_args], cwd, RUN_TIMEOUT, RUN_MEM, env=env, fixed_layout=True)
+        status, detail = _classify(r.returncode, r.timed_out, r.stdout, r.stderr)
+        if status != "pass":
+            return Outcome(status, detail, i, n + 1)
+    return Outcome("pass", "", None, len(idx))
+
+
+def _say(out: Outcome) -> str:
+    return "passes" if out.status == "pass" else f"{out.status} at vector {out.vector}"
 
 
 def _objects(design: BaseDesign, src: str, text: str, builder: Builder, tmp: Path, incs: list[Path],

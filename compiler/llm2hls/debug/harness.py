@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..dataset.base import BaseDesign
-from ..dataset.harness import run_design
+from ..dataset.harness import Unstable, run_design
 from ..dataset.static_check import check
 from ..dataset.toolchain import Builder
 from ..errors import UserError
@@ -32,7 +32,7 @@ from ..errors import UserError
 class Evidence:
     """Outcome of one harness run of a candidate kernel, phrased for the model."""
 
-    status: str  # pass | compile_error | sanitizer | timeout | crash | mismatch | underflow | static_violation
+    status: str  # pass | compile_error | sanitizer | timeout | crash | mismatch | underflow | static_violation | unstable
     detail: str = ""
 
     @property
@@ -104,7 +104,10 @@ def target_file(design: BaseDesign, kernel: str | os.PathLike) -> str:
 def run_candidate(design: BaseDesign, builder: Builder, files: dict[str, str]) -> Evidence:
     """Build and run the harness vector with ``files`` replacing the design's kernel files; if it
     passes, apply the static rules too."""
-    out = run_design(design, builder, files, vectors=[0])
+    try:
+        out = run_design(design, builder, files, vectors=[0])
+    except Unstable as e:
+        return Evidence("unstable", str(e))
     if out.status != "pass":
         return Evidence(out.status, out.detail)
     viol = [v for path, text in files.items() for v in check(text, design.facts)]
