@@ -103,8 +103,9 @@ _SIGNED = {"unsigned char": "char", "unsigned short": "short", "unsigned int": "
 
 @register
 class USE(Rule):
-    """Unintended sign extension: an unsigned local type (``unsigned char``, ``ap_uint<W>``) becomes
-    the signed type of the same width, so values with the top bit set turn negative when widened."""
+    """Unintended sign extension: an unsigned local type (``unsigned char``, ``ap_uint<W>``,
+    ``ap_ufixed<W, I>``) becomes the signed type of the same width, so values with the top bit set
+    turn negative when widened."""
 
     cls = "USE"
 
@@ -116,8 +117,9 @@ class USE(Rule):
                 continue
             if n.type == "sized_type_specifier" and txt in _SIGNED:
                 out.append(self.mut(src, [replace(src, n, _SIGNED[txt])], f"'{txt}' made signed"))
-            elif n.type == "template_type" and txt.startswith("ap_uint<"):
-                out.append(self.mut(src, [replace(src, n, "ap_int<" + txt[len("ap_uint<"):])], f"'{txt}' made signed"))
+            elif n.type == "template_type" and txt.startswith(("ap_uint<", "ap_ufixed<")):
+                signed = txt.replace("ap_uint<", "ap_int<", 1).replace("ap_ufixed<", "ap_fixed<", 1)
+                out.append(self.mut(src, [replace(src, n, signed)], f"'{txt}' made signed"))
         return out
 
 

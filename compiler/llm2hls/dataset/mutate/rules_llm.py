@@ -101,21 +101,43 @@ class MASK(Rule):
         return out
 
 
+def running_maxima(src: Source) -> set[str]:
+    """Variables that hold a running maximum: named like one, updated by ``if (x > v) v = x;``
+    (or ``x >= v``, ``v < x``), or assigned ``v = max(v, x)``."""
+    out = {src.t(n) for n in src.nodes("identifier") if re.search(r"max", src.t(n), re.I)}
+    for st in src.nodes("if_statement"):
+        cond = src.nodes("binary_expression", under=st.child_by_field_name("condition"))
+        if not cond:
+            continue
+        op, l, r = (src.t(cond[0].child_by_field_name(f)) for f in ("operator", "left", "right"))
+        bigger, v = (l, r) if op in (">", ">=") else (r, l) if op in ("<", "<=") else (None, None)
+        for a in src.nodes("assignment_expression", under=st.child_by_field_name("consequence")):
+            if src.t(a.child_by_field_name("left")) == v and src.t(a.child_by_field_name("right")) == bigger:
+                out.add(v)
+    for a in src.nodes("assignment_expression"):
+        right, v = a.child_by_field_name("right"), src.t(a.child_by_field_name("left"))
+        if right.type == "call_expression" and re.search(r"max$", src.t(right.child_by_field_name("function"))) \
+                and v in {src.t(x) for x in right.child_by_field_name("arguments").named_children}:
+            out.add(v)
+    return out
+
+
 @register
 class NOMAX(Rule):
     """Softmax without max-subtraction: the exponent argument ``max - x`` (or ``x - max``) loses the
-    running-max term, so the table/exp is indexed by the raw score."""
+    running-max term, so the table/exp is indexed by the raw score. The running max is found by
+    its updates (``if (s > m) m = s;``), not only by its name."""
 
     cls = "NOMAX"
 
     def candidates(self, src: Source) -> list[Mutation]:
-        out = []
+        out, maxima = [], running_maxima(src)
         for n in src.nodes("binary_expression"):
             if src.t(n.child_by_field_name("operator")) != "-":
                 continue
             l, r = n.child_by_field_name("left"), n.child_by_field_name("right")
             for mx, other in ((l, r), (r, l)):
-                if mx.type == "identifier" and re.search(r"max", src.t(mx), re.I):
+                if mx.type == "identifier" and src.t(mx) in maxima:
                     out.append(self.mut(src, [replace(src, n, src.t(other))], f"max subtraction dropped from '{src.t(n)}'"))
         return out
 
@@ -141,32 +163,97 @@ class NOSCALE(Rule):
 
 @register
 class ACCRST(Rule):
-    """Accumulator reset misplaced: the ``acc = 0`` that starts each outer iteration moves inside
-    the inner accumulation loop (reset every step) or before the outer loop (never reset)."""
+    """Accumulator reset misplaced: the reset that starts each outer iteration (``acc = 0;``,
+    ``T acc = 0;`` or a loop zeroing ``acc[c]``) moves inside the inner accumulation loop (reset
+    every step) or before the outer loop (never reset)."""
 
     cls = "ACCRST"
 
     def candidates(self, src: Source) -> list[Mutation]:
         out = []
-        for st in src.nodes("expression_statement"):
-            a = st.named_children[0] if st.named_children else None
-            if a is None or a.type != "assignment_expression" or src.t(a.child_by_field_name("operator")) != "=" \
-                    or src.t(a.child_by_field_name("right")) != "0":
+        for st in src.nodes("expression_statement", "declaration"):
+            reset = _zero_reset(src, st)
+            if reset is None:
                 continue
-            var, loop = src.t(a.child_by_field_name("left")), src.enclosing_loop(st)
+            var, is_decl = reset
+            base = re.match(r"\w+", var).group(0)
+            unit = st
+            loop = src.enclosing_loop(st)
+            if not is_decl and var != base and loop is not None and _only_statement(src, loop, st):
+                unit = loop.parent if loop.parent.type == "labeled_statement" else loop  # a zeroing loop
+                loop = src.enclosing_loop(unit)
             if loop is None:
                 continue
-            inner = [l for l in src.loops(src.loop_body(loop)) if l.start_byte > st.end_byte
-                     and re.search(rf"\b{re.escape(var)}\s*\+=", src.t(l))]
+            adds = rf"\b{re.escape(base)}\s*(\[[^\]]*\]\s*)?\+=" if unit is not st else rf"\b{re.escape(var)}\s*\+="
+            inner = [l for l in src.loops(src.loop_body(loop)) if l.start_byte > unit.end_byte and re.search(adds, src.t(l))]
             if not inner:
                 continue
-            line = src.data[src.line_start(st):st.end_byte + 1].decode()
-            cut = Edit(src.line_start(st), st.end_byte + 1, "")
-            ib = src.loop_body(inner[0])
-            into = Edit(ib.start_byte + 1, ib.start_byte + 1, "\n" + line.rstrip("\n"))
-            out.append(self.mut(src, [cut, into], f"reset of '{var}' moved into the inner loop"))
-            outer = loop
-            lab = outer.parent if outer.parent.type == "labeled_statement" else outer
-            before = Edit(src.line_start(lab), src.line_start(lab), line)
+            end = src.data.find(b"\n", unit.end_byte) + 1 or len(src.data)  # with a trailing comment
+            cut = Edit(src.line_start(unit), end, "")
+            text = src.data[src.line_start(unit):end].decode()
+            at, pad = _body_top(src, inner[0]), src.indent_of(inner[0]) + "    "
+            if is_decl:  # keep the declaration; reset it again at every inner step
+                out.append(self.mut(src, [Edit(at, at, f"\n{pad}{var} = 0;")],
+                                    f"reset of '{var}' repeated inside the inner loop"))
+            else:
+                out.append(self.mut(src, [cut, Edit(at, at, "\n" + _reindent(text, pad).rstrip("\n"))],
+                                    f"reset of '{var}' moved into the inner loop"))
+            lab = loop.parent if loop.parent.type == "labeled_statement" else loop
+            if _declarations(src, base, src.enclosing_function(st) if is_decl else lab) > int(is_decl):
+                continue  # the hoisted reset would precede its declaration, or redeclare the name
+            before = Edit(src.line_start(lab), src.line_start(lab), _reindent(text, src.indent_of(loop)))
             out.append(self.mut(src, [before, cut], f"reset of '{var}' hoisted out of its loop"))
         return out
+
+
+def _zero_reset(src: Source, st) -> tuple[str, bool] | None:
+    """(variable, is a declaration) if ``st`` is ``v = 0;`` / ``v[i] = 0;`` or ``T v = 0;``."""
+    if st.type == "declaration":
+        ds = [d for d in st.named_children if d.type == "init_declarator"]
+        if len(ds) == 1 and src.t(ds[0].child_by_field_name("value")) == "0" \
+                and ds[0].child_by_field_name("declarator").type == "identifier":
+            return src.t(ds[0].child_by_field_name("declarator")), True
+        return None
+    a = st.named_children[0] if st.named_children else None
+    if a is None or a.type != "assignment_expression" or src.t(a.child_by_field_name("operator")) != "=" \
+            or src.t(a.child_by_field_name("right")) != "0":
+        return None
+    return src.t(a.child_by_field_name("left")), False
+
+
+def _body_top(src: Source, loop) -> int:
+    """Byte offset where a statement added first to ``loop``'s body goes: after its leading pragmas."""
+    body = src.loop_body(loop)
+    at = body.start_byte + 1
+    for c in body.named_children:
+        if c.type != "preproc_call":
+            break
+        at = c.end_byte - 1 if src.data[c.end_byte - 1:c.end_byte] == b"\n" else c.end_byte
+    return at
+
+
+def _only_statement(src: Source, loop, st) -> bool:
+    """Whether ``st`` is the only statement of ``loop``'s body (pragmas aside)."""
+    body = src.loop_body(loop)
+    stmts = [c for c in (body.named_children if body.type == "compound_statement" else [body])
+             if c.type not in ("preproc_call", "comment")]
+    return stmts == [st]
+
+
+def _declarations(src: Source, name: str, region) -> int:
+    """How many declarations of ``name`` lie inside ``region``."""
+    n = 0
+    for decl in src.nodes("declaration", under=region):
+        for d in decl.named_children:
+            while d is not None and d.type != "identifier" and d.child_by_field_name("declarator") is not None:
+                d = d.child_by_field_name("declarator")
+            n += d is not None and d.type == "identifier" and src.t(d) == name
+    return n
+
+
+def _reindent(text: str, pad: str) -> str:
+    """``text`` (whole lines) moved to indentation ``pad``; preprocessor lines stay at column 0."""
+    lines = text.split("\n")
+    first = lines[0][:len(lines[0]) - len(lines[0].lstrip())]
+    return "\n".join(l if l.startswith("#") or not l.strip() else pad + (l[len(first):] if l.startswith(first) else l.lstrip())
+                     for l in lines)
