@@ -96,6 +96,39 @@ def test_generate_records_and_verify(small_dataset):
     assert n == len(recs) and fails == []
 
 
+def test_release_needs_a_clean_verify_and_freezes_the_files(small_dataset, tmp_path):
+    import tarfile
+
+    from llm2hls.dataset.release import check_release, release
+    from llm2hls.errors import UserError
+
+    d = tmp_path / "ds"
+    shutil.copytree(small_dataset[0], d, symlinks=True)
+    (d / "verify.json").unlink(missing_ok=True)
+    with pytest.raises(UserError, match="were not verified; run 'llm2hls dataset verify"):
+        release(d, "1.0.0")
+    assert verify_dataset(d, 2, echo=lambda *_: None)[1] == []
+    with pytest.raises(UserError, match="MAJOR.MINOR.PATCH"):
+        release(d, "1.0")
+    tar = release(d, "1.0.0", tmp_path / "rel.tar.gz")
+    manifest = json.loads((d / "release.json").read_text())
+    recs = (d / "records.jsonl").read_text().splitlines()
+    assert manifest["version"] == "1.0.0" and manifest["records"] == len(recs) == manifest["verify"]["confirmed"]
+    assert "records.jsonl" in manifest["files"] and any(f.startswith("bases/") for f in manifest["files"])
+    with pytest.raises(UserError, match="already released as 1.0.0"):
+        release(d, "1.0.0")
+    with tarfile.open(tar) as t:
+        names = t.getnames()
+        t.extractall(tmp_path / "unpacked")
+    assert not any(".cache" in n or n.endswith("verify.json") for n in names)
+    unpacked = tmp_path / "unpacked" / "llm2hls-hls-debug-1.0.0"
+    assert check_release(unpacked) == []
+    (unpacked / "records.jsonl").write_text("\n".join(recs[1:]) + "\n")  # a record dropped
+    assert check_release(unpacked) == ["records.jsonl: differs from the release manifest"]
+    (d / "DATASET.md").write_text("edited\n")  # verify reports a changed release file as a failure
+    assert verify_dataset(d, 2, echo=lambda *_: None)[1] == ["release: DATASET.md: differs from the release manifest"]
+
+
 def test_verify_reruns_cached_objects_or_rebuilds_all(small_dataset, monkeypatch):
     """verify re-links and re-runs every record; with the cache it compiles only what generate could
     not cache (failed compiles), with --no-cache everything, in a private cache removed afterwards."""

@@ -61,6 +61,23 @@ def verify_cmd(out: str, jobs: int, no_cache: bool) -> None:
         raise SystemExit(1)
 
 
+@dataset_group.command("release")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--version", "version", required=True, help="MAJOR.MINOR.PATCH of this snapshot")
+@click.option("--to", "dest", type=click.Path(dir_okay=False), default=None,
+              help="tarball path (default: next to OUT, llm2hls-hls-debug-VERSION.tar.gz)")
+def release_cmd(out: str, version: str, dest: str | None) -> None:
+    """Freeze a verified dataset: write OUT/release.json (counts, tools, SHA-256 of every shipped
+    file) and pack the records, bases and card into a tarball. Needs a clean 'dataset verify' of
+    the current records."""
+    from ..dataset.release import release
+
+    if not Path(out).is_dir():
+        raise UserError(f"dataset folder {out} does not exist; create one with 'llm2hls dataset generate --out {out}'")
+    tar = release(Path(out), version, Path(dest) if dest else None)
+    click.echo(f"released {version}: {tar} (manifest {Path(out) / 'release.json'})")
+
+
 @dataset_group.command("evaluate")
 @click.argument("out", type=click.Path(file_okay=False))
 @click.argument("predictions", type=click.Path(dir_okay=False))

@@ -19,6 +19,7 @@ from .base import BaseDesign, rerun_command
 from .classic import KERNELS, build_classic, param_grid
 from .harness import Unstable, run_design
 from .mutate.core import Source, apply_edits, bug_spans, rules_for, unified_diff
+from .release import check_release, write_verify_log
 from .static_check import check, new_violations
 from .toolchain import CXXFLAGS, Builder, ToolFailure, tool_versions
 from .verify import classify
@@ -367,7 +368,9 @@ def yield_table(records: list[dict], rejected: list[dict], classes: list[str]) -
 
 
 def verify_dataset(out: Path, jobs: int, echo=print, cache: bool = True) -> tuple[int, list[str]]:
-    """Re-run every record's harness and re-derive its verdict; return (checked, failures).
+    """Re-run every record's harness and re-derive its verdict; return (checked, failures) and
+    record them in ``out/verify.json`` (what ``release`` requires). An unpacked release is first
+    checked against its manifest: a changed, missing or extra file is a failure too.
 
     Every binary is linked and run again on every vector (and every RTL bench simulated again).
     With ``cache`` the objects of sources ``generate`` compiled are taken from ``OUT/.cache/obj``
@@ -380,8 +383,8 @@ def verify_dataset(out: Path, jobs: int, echo=print, cache: bool = True) -> tupl
     records = _read_jsonl(out / "records.jsonl")
     if not records:
         raise UserError(f"no records in {out / 'records.jsonl'}; run 'llm2hls dataset generate --out {out}' first")
+    fails = [f"release: {p}" for p in check_release(out)]  # an unpacked release must match its manifest
     cache_dir = out / ".cache" if cache else Path(tempfile.mkdtemp(prefix=".verify-cache-", dir=out))
-    fails = []
     try:
         Builder(cache_dir)  # the precompiled header, once, before the workers start
         args = [(r, str(out / "bases" / f"{r['base_design']}.json"), str(cache_dir)) for r in records]
@@ -393,6 +396,7 @@ def verify_dataset(out: Path, jobs: int, echo=print, cache: bool = True) -> tupl
     finally:
         if not cache:
             shutil.rmtree(cache_dir, ignore_errors=True)
+    write_verify_log(out, len(records), fails)
     return len(records), fails
 
 
