@@ -25,7 +25,7 @@ def test_shallow_fifo_deadlocks_on_rtl_and_harmless_one_is_equivalent(tmp_path):
     b = Builder(tmp_path / "cache")
     v = classify(d, {path: apply_edits(d.files[path], deep.edits)}, ["FIFO"], b)
     assert v["label"] == "buggy" and v["kind"] == "rtl_deadlock" and "has not finished" in v["evidence"]
-    assert "verilator" in v["tools"]
+    assert "verilator" in v["tools"] and len(v["tools"]["llm2hls_rtl_sha256"]) == 16  # which RTL library ruled
     v = classify(d, {path: apply_edits(d.files[path], shallow_ok.edits)}, ["FIFO"], b)
     assert v["kind"] == "equivalent" and "passes bit-exact" in v["evidence"]
 

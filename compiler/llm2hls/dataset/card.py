@@ -19,7 +19,7 @@ SCHEMA = """\
 | `buggy_files` | path -> full mutated text |
 | `diff` | unified diff base -> buggy |
 | `bugs[]` | per edit: `class`, `file`, `line`..`end_line`, `col`..`end_col` (original, 1-based lines, 0-based columns), `mutated_line`.. (same in the buggy file), `original`, `mutated`, `note` |
-| `verdict` | `label` (`buggy` or `equivalent`), `kind` (`compile_error`, `sanitizer`, `timeout`, `mismatch`, `underflow`, `crash`, `rtl_deadlock`, `rtl_mismatch`, `static_violation`, `equivalent`), `method`, `evidence` (first differing output, sanitizer report, RTL cycle counts and stalled stages, or the static rule broken), `vector`, `vectors_run`, `tools` (g++ / ap_types / tree-sitter versions; cocotb / Verilator for RTL verdicts) |
+| `verdict` | `label` (`buggy` or `equivalent`), `kind` (`compile_error`, `sanitizer`, `timeout`, `mismatch`, `underflow`, `crash`, `rtl_deadlock`, `rtl_mismatch`, `static_violation`, `equivalent`), `method`, `evidence` (first differing output, sanitizer report, RTL cycle counts and stalled stages, or the static rule broken), `vector`, `vectors_run`, `tools` (g++ / ap_types / tree-sitter versions; cocotb / Verilator / the RTL templates' hash for RTL verdicts) |
 | `dedup_key` | hash of the normalised token sequence (near-duplicates are dropped) |
 | `rerun` | base design file and the shell command that builds and runs the harness |
 

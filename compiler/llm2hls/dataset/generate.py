@@ -419,4 +419,8 @@ def _reverify(args) -> tuple[str, bool, str]:
     except ToolFailure as e:  # includes Unstable: two runs disagreed
         return rec["id"], False, f"not confirmed: {e}"
     same = v["label"] == rec["verdict"]["label"] and v["kind"] == rec["verdict"]["kind"]
-    return rec["id"], same, "" if same else f"recorded {rec['verdict']['kind']}, now {v['kind']}: {v['evidence'][:200]}"
+    if same:
+        return rec["id"], True, ""
+    was, now = rec["verdict"]["tools"].get("llm2hls_rtl_sha256"), v["tools"].get("llm2hls_rtl_sha256")
+    rtl = f" (RTL templates changed: {was} -> {now})" if was and now and was != now else ""
+    return rec["id"], False, f"recorded {rec['verdict']['kind']}, now {v['kind']}{rtl}: {v['evidence'][:200]}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
 from .base import BaseDesign
 from .harness import run_design
 from .mutate.core import rules_for
@@ -49,8 +52,16 @@ def classify(design: BaseDesign, files: dict[str, str], classes: list[str], buil
             "vectors_run": out.vectors_run, "tools": versions}
 
 
+@functools.lru_cache(maxsize=1)
 def rtl_tools() -> dict:
-    """Versions of the RTL simulation tools (cocotb, Verilator)."""
+    """Versions of the RTL simulation tools (cocotb, Verilator) and a hash of llm2hls's RTL templates
+    (the operator library and the top/bench templates), which an RTL verdict depends on as much."""
     from importlib.metadata import version
 
-    return {"cocotb": version("cocotb"), "verilator": version("verilator")}
+    from ..backends.rtl.hdl import lib_dir
+
+    h = hashlib.sha256()
+    root = lib_dir().parent  # templates/rtl
+    for f in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return {"cocotb": version("cocotb"), "verilator": version("verilator"), "llm2hls_rtl_sha256": h.hexdigest()[:16]}
