@@ -265,3 +265,26 @@ def test_an_outcome_that_changes_between_runs_is_no_evidence(builder, monkeypatc
     monkeypatch.setattr(gen, "_WORKER_BUILDER", None)
     res = gen._worker(("t-0", 0, 0, ["INIT"], str(builder.cache), []))
     assert res["status"] == "rejected" and res["reason"] == "nondeterministic: x: passes, but ..."
+
+
+def test_each_bug_of_a_pair_gets_its_own_verdict(builder, monkeypatch, tmp_path):
+    """A paired record says, per bug, what that bug does on its own; verify re-derives it."""
+    from llm2hls.dataset import generate as gen
+    from llm2hls.dataset.mutate.core import apply_edits, edits_from_spans
+
+    monkeypatch.setattr(gen, "PAIR_RATE", 1.0)
+    res = next(r for i in range(8) if (r := gen.make_task(f"pair-{i}", 11, i, CLASSES, builder))["status"] == "record")
+    rec, path = res["record"], next(iter(res["record"]["buggy_files"]))
+    assert rec["paired"] and {b["class"] for b in rec["bugs"]} == set(rec["classes"])
+    assert all(b["alone"]["label"] in ("buggy", "equivalent") and b["alone"]["kind"] for b in rec["bugs"])
+    base_text = res["base"]["files"][path]
+    assert apply_edits(base_text, edits_from_spans(base_text, rec["bugs"])) == rec["buggy_files"][path]
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(res["base"]))
+    monkeypatch.setattr(gen, "_WORKER_BUILDER", builder)
+    assert gen._reverify((rec, str(base), str(builder.cache))) == (rec["id"], True, "")
+    for b in rec["bugs"]:
+        if b["class"] == rec["classes"][0]:
+            b["alone"] = {**b["alone"], "kind": "crash"}  # a per-bug verdict that does not hold
+    ok, why = gen._reverify((rec, str(base), str(builder.cache)))[1:]
+    assert not ok and why.startswith(f"{rec['classes'][0]} alone: recorded crash, now ")

@@ -18,7 +18,7 @@ SCHEMA = """\
 | `classes`, `paired` | injected bug classes (one, or two for a paired bug) |
 | `buggy_files` | path -> full mutated text |
 | `diff` | unified diff base -> buggy |
-| `bugs[]` | per edit: `class`, `file`, `line`..`end_line`, `col`..`end_col` (original, 1-based lines, 0-based columns), `mutated_line`.. (same in the buggy file), `original`, `mutated`, `note` |
+| `bugs[]` | per edit: `class`, `file`, `line`..`end_line`, `col`..`end_col` (original, 1-based lines, 0-based columns), `mutated_line`.. (same in the buggy file), `original`, `mutated`, `note`; in a paired record `alone` (`label`, `kind`, `evidence`: the verdict of that bug on its own) |
 | `verdict` | `label` (`buggy` or `equivalent`), `kind` (`compile_error`, `sanitizer`, `timeout`, `mismatch`, `underflow`, `crash`, `rtl_deadlock`, `rtl_mismatch`, `static_violation`, `equivalent`), `method`, `evidence` (first differing output, sanitizer report, RTL cycle counts and stalled stages, or the static rule broken), `vector`, `vectors_run`, `tools` (g++ / ap_types / tree-sitter versions; cocotb / Verilator / the RTL templates' hash for RTL verdicts) |
 | `dedup_key` | hash of the normalised token sequence (near-duplicates are dropped) |
 | `rerun` | base design file and the shell command that builds and runs the harness |
@@ -81,6 +81,12 @@ def write_card(out: Path, records: list[dict], table: dict, run: dict | None = N
         lines += ["", f"Throughput of the last (resumed) session: {run['records']} records from {run['tasks']} tasks in "
                   f"{run['seconds']} s with {run['jobs']} jobs = {run['records_per_hour']} records/hour"
                   + (f" ({run['buggy_per_hour']} verified buggy/hour)" if "buggy_per_hour" in run else "") + "."]
+    pairs = [r for r in records if r["paired"] and any("alone" in b for b in r["bugs"])]
+    if pairs:
+        shown = Counter(len({b["class"] for b in r["bugs"] if b.get("alone", {}).get("label") == "buggy"})
+                        for r in pairs)
+        lines += ["", f"Paired records whose bugs were also tried one at a time: {len(pairs)}; both bugs buggy "
+                  f"on their own: {shown[2]}, one: {shown[1]}, neither (the pair's failure needs both): {shown[0]}."]
     lines += ["", "## Verdict kinds", ""] + [f"- {k}: {v}" for k, v in sorted(kinds.items())]
     lines += ["", "## Splits", ""] + [f"- {k}: {v}" for k, v in sorted(splits.items())]
     lines += ["", "## Tools", ""] + [f"- {k}: {v}" for k, v in tool_versions().items()]

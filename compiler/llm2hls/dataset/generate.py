@@ -18,7 +18,7 @@ from ..errors import UserError
 from .base import BaseDesign, rerun_command
 from .classic import KERNELS, build_classic, param_grid
 from .harness import Unstable, run_design
-from .mutate.core import Source, apply_edits, bug_spans, rules_for, unified_diff
+from .mutate.core import Source, apply_edits, bug_spans, edits_from_spans, rules_for, unified_diff
 from .release import check_release, write_verify_log
 from .static_check import check, new_violations
 from .toolchain import CXXFLAGS, Builder, ToolFailure, tool_versions
@@ -212,6 +212,12 @@ def make_task(task_id: str, seed: int, index: int, classes: list[str], builder: 
         return {"id": task_id, "status": "rejected", "reason": "near-duplicate", "classes": wanted}
     bugs = [b for m in muts for b in bug_spans(text, m)]
     verdict = classify(design, {path: new}, wanted, builder)
+    if len(muts) > 1:  # each bug of a pair on its own: which of them the pair's evidence stands for
+        for m in muts:
+            alone = brief(classify(design, {path: apply_edits(text, m.edits)}, [m.cls], builder))
+            for b in bugs:
+                if b["class"] == m.cls:
+                    b["alone"] = alone
     return {"id": task_id, "status": "record", "record": {
         "id": task_id, "base_design": design.id, "family": design.family,
         "provenance": {**design.provenance, "seed": seed, "task": index},
@@ -220,6 +226,11 @@ def make_task(task_id: str, seed: int, index: int, classes: list[str], builder: 
         "verdict": verdict, "dedup_key": norm_key(new),
         "rerun": {"design": f"bases/{design.id}.json", "command": rerun_command(design)}},
         "base": design.to_json()}
+
+
+def brief(verdict: dict) -> dict:
+    """The part of a verdict kept for one bug of a pair tried on its own."""
+    return {"label": verdict["label"], "kind": verdict["kind"], "evidence": verdict["evidence"][:300]}
 
 
 _WORKER_BUILDER: Builder | None = None
@@ -408,6 +419,15 @@ def verify_dataset(out: Path, jobs: int, echo=print, cache: bool = True) -> tupl
     return len(records), fails
 
 
+def _alone_verdicts(rec: dict) -> list[tuple[str, str, dict]]:
+    """(class, file, recorded verdict) of each bug of a pair that was tried on its own."""
+    seen = {}
+    for b in rec["bugs"]:
+        if "alone" in b:
+            seen.setdefault(b["class"], (b["file"], b["alone"]))
+    return [(c, f, v) for c, (f, v) in seen.items()]
+
+
 def _reverify(args) -> tuple[str, bool, str]:
     global _WORKER_BUILDER
     rec, base_path, cache = args
@@ -420,6 +440,16 @@ def _reverify(args) -> tuple[str, bool, str]:
         return rec["id"], False, f"not confirmed: {e}"
     same = v["label"] == rec["verdict"]["label"] and v["kind"] == rec["verdict"]["kind"]
     if same:
+        for cls, file, was in _alone_verdicts(rec):
+            base = design.files[file]
+            try:
+                now = classify(design, {file: apply_edits(base, edits_from_spans(base, [b for b in rec["bugs"]
+                                                                                       if b["class"] == cls]))},
+                               [cls], _WORKER_BUILDER)
+            except ToolFailure as e:
+                return rec["id"], False, f"{cls} alone not confirmed: {e}"
+            if (now["label"], now["kind"]) != (was["label"], was["kind"]):
+                return rec["id"], False, f"{cls} alone: recorded {was['kind']}, now {now['kind']}"
         return rec["id"], True, ""
     was, now = rec["verdict"]["tools"].get("llm2hls_rtl_sha256"), v["tools"].get("llm2hls_rtl_sha256")
     rtl = f" (RTL templates changed: {was} -> {now})" if was and now and was != now else ""

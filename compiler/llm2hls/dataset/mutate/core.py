@@ -155,6 +155,15 @@ def bug_spans(text: str, mut: Mutation) -> list[dict]:
     return out
 
 
+def edits_from_spans(text: str, bugs: list[dict]) -> list[Edit]:
+    """The edits that ``bug_spans`` entries describe (by their original spans), so a record's bugs
+    can be applied again to the base text, e.g. one bug of a pair on its own."""
+    data = text.encode()
+    starts = [0] + [i + 1 for i, byte in enumerate(data) if byte == 10]
+    return [Edit(starts[b["line"] - 1] + b["col"], starts[b["end_line"] - 1] + b["end_col"], b["mutated"])
+            for b in bugs]
+
+
 def apply_mutation(text: str, mut: Mutation) -> str:
     return apply_edits(text, mut.edits)
 
