@@ -419,13 +419,19 @@ def verify_dataset(out: Path, jobs: int, echo=print, cache: bool = True) -> tupl
     return len(records), fails
 
 
-def _alone_verdicts(rec: dict) -> list[tuple[str, str, dict]]:
-    """(class, file, recorded verdict) of each bug of a pair that was tried on its own."""
-    seen = {}
-    for b in rec["bugs"]:
-        if "alone" in b:
-            seen.setdefault(b["class"], (b["file"], b["alone"]))
-    return [(c, f, v) for c, (f, v) in seen.items()]
+def _alone_failure(rec: dict, design: BaseDesign) -> str:
+    """Why a recorded per-bug verdict of a pair (``bugs[].alone``) no longer holds; "" if all hold."""
+    for cls in dict.fromkeys(b["class"] for b in rec["bugs"] if "alone" in b):
+        mine = [b for b in rec["bugs"] if b["class"] == cls]
+        base = design.files[mine[0]["file"]]
+        try:
+            now = classify(design, {mine[0]["file"]: apply_edits(base, edits_from_spans(base, mine))}, [cls],
+                           _WORKER_BUILDER)
+        except ToolFailure as e:
+            return f"{cls} alone not confirmed: {e}"
+        if (now["label"], now["kind"]) != (mine[0]["alone"]["label"], mine[0]["alone"]["kind"]):
+            return f"{cls} alone: recorded {mine[0]['alone']['kind']}, now {now['kind']}"
+    return ""
 
 
 def _reverify(args) -> tuple[str, bool, str]:
@@ -440,17 +446,8 @@ def _reverify(args) -> tuple[str, bool, str]:
         return rec["id"], False, f"not confirmed: {e}"
     same = v["label"] == rec["verdict"]["label"] and v["kind"] == rec["verdict"]["kind"]
     if same:
-        for cls, file, was in _alone_verdicts(rec):
-            base = design.files[file]
-            try:
-                now = classify(design, {file: apply_edits(base, edits_from_spans(base, [b for b in rec["bugs"]
-                                                                                       if b["class"] == cls]))},
-                               [cls], _WORKER_BUILDER)
-            except ToolFailure as e:
-                return rec["id"], False, f"{cls} alone not confirmed: {e}"
-            if (now["label"], now["kind"]) != (was["label"], was["kind"]):
-                return rec["id"], False, f"{cls} alone: recorded {was['kind']}, now {now['kind']}"
-        return rec["id"], True, ""
+        why = _alone_failure(rec, design)
+        return rec["id"], not why, why
     was, now = rec["verdict"]["tools"].get("llm2hls_rtl_sha256"), v["tools"].get("llm2hls_rtl_sha256")
     rtl = f" (RTL templates changed: {was} -> {now})" if was and now and was != now else ""
     return rec["id"], False, f"recorded {rec['verdict']['kind']}, now {v['kind']}{rtl}: {v['evidence'][:200]}"
