@@ -111,22 +111,25 @@ def test_release_needs_a_clean_verify_and_freezes_the_files(small_dataset, tmp_p
     with pytest.raises(UserError, match="MAJOR.MINOR.PATCH"):
         release(d, "1.0")
     tar = release(d, "1.0.0", tmp_path / "rel.tar.gz")
-    manifest = json.loads((d / "release.json").read_text())
+    assert not (d / "release.json").exists()  # the working folder stays resumable
+    manifest = json.loads((tmp_path / "rel.release.json").read_text())
     recs = (d / "records.jsonl").read_text().splitlines()
     assert manifest["version"] == "1.0.0" and manifest["records"] == len(recs) == manifest["verify"]["confirmed"]
     assert "records.jsonl" in manifest["files"] and any(f.startswith("bases/") for f in manifest["files"])
-    with pytest.raises(UserError, match="already released as 1.0.0"):
-        release(d, "1.0.0")
+    with pytest.raises(UserError, match="exists: a version names one snapshot"):
+        release(d, "1.0.0", tar)
     with tarfile.open(tar) as t:
         names = t.getnames()
         t.extractall(tmp_path / "unpacked")
     assert not any(".cache" in n or n.endswith("verify.json") for n in names)
     unpacked = tmp_path / "unpacked" / "llm2hls-hls-debug-1.0.0"
-    assert check_release(unpacked) == []
+    assert json.loads((unpacked / "release.json").read_text()) == manifest and check_release(unpacked) == []
+    shutil.copytree(d / ".cache", unpacked / ".cache", symlinks=True)  # only to keep the re-run cheap
+    (unpacked / "DATASET.md").write_text("edited\n")  # verify reports a changed release file as a failure
+    assert verify_dataset(unpacked, 2, echo=lambda *_: None)[1] == [
+        "release: DATASET.md: differs from the release manifest"]
     (unpacked / "records.jsonl").write_text("\n".join(recs[1:]) + "\n")  # a record dropped
-    assert check_release(unpacked) == ["records.jsonl: differs from the release manifest"]
-    (d / "DATASET.md").write_text("edited\n")  # verify reports a changed release file as a failure
-    assert verify_dataset(d, 2, echo=lambda *_: None)[1] == ["release: DATASET.md: differs from the release manifest"]
+    assert "records.jsonl: differs from the release manifest" in check_release(unpacked)
 
 
 def test_verify_reruns_cached_objects_or_rebuilds_all(small_dataset, monkeypatch):

@@ -111,3 +111,14 @@ def test_cli_user_errors(tmp_path):
     assert not (tmp_path / "d" / "records.jsonl").exists()
     r = CliRunner().invoke(main, ["dataset", "generate", "--out", str(tmp_path / "d"), "--stop-after", "0"])
     assert r.exit_code == 2 and "--stop-after" in r.output and not (tmp_path / "d").exists()
+
+
+def test_splits_hold_out_a_model_architecture():
+    """Each split gets one architecture of the generated kernels, so test holds LLM kernels of an
+    architecture never seen in training; classic kernels keep their family's split."""
+    from llm2hls.dataset.generate import split_of
+
+    gen = {a: split_of(f"gen-{a}") for a in ("gpt2", "gpt_neox", "llama")}
+    assert sorted(gen.values()) == ["test", "train", "val"]
+    assert {split_of(k.family or k.name) for k in KERNELS.values()} == {"train", "val", "test"}
+    assert split_of("gemm") == split_of("gemm")  # a family has one split

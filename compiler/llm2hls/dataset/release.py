@@ -1,15 +1,17 @@
 """Versioned releases: a verified, hashed, immutable snapshot of a dataset folder.
 
 ``verify_dataset`` leaves ``verify.json`` (the records' hash and the outcome). ``release`` accepts
-only a dataset whose current records were all confirmed by such a run, writes ``release.json``
-(version, counts, tool versions, the verify outcome and a SHA-256 per shipped file) and packs the
-shipped files into ``<name>-<version>.tar.gz``. ``check_release`` tells whether an unpacked release
-still matches its manifest (``dataset verify`` runs it first).
+only a dataset whose current records were all confirmed by such a run and packs the shipped files
+with a manifest, ``release.json`` (version, counts, tool versions, the verify outcome and a SHA-256
+per shipped file), into ``<name>-<version>.tar.gz``; a copy of the manifest goes beside the
+tarball. The working folder is left as it was, so generation can resume there. ``check_release``
+tells whether an unpacked release still matches its manifest (``dataset verify`` runs it first).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import tarfile
@@ -49,7 +51,7 @@ def shipped_files(root: Path) -> list[Path]:
 
 
 def release(root: Path, version: str, dest: Path | None = None) -> Path:
-    """Write ``root/release.json`` and the tarball (default ``root/../<name>-<version>.tar.gz``)."""
+    """Pack the tarball (default ``root/../<name>-<version>.tar.gz``) with its manifest; return its path."""
     if not _VERSION.fullmatch(version):
         raise UserError(f"--version {version!r}: give MAJOR.MINOR.PATCH, e.g. 1.0.0")
     records = root / "records.jsonl"
@@ -62,9 +64,9 @@ def release(root: Path, version: str, dest: Path | None = None) -> Path:
     if v["failures"]:
         raise UserError(f"{root}: verify confirmed {v['confirmed']}/{v['checked']} verdicts; a release needs all "
                         f"of them (first failure: {v['failures'][0][:120]})")
-    old = root / "release.json"
-    if old.exists() and json.loads(old.read_text())["version"] == version:
-        raise UserError(f"{root} is already released as {version}; a version names one snapshot, choose a new one")
+    dest = dest or root.resolve().parent / f"{NAME}-{version}.tar.gz"
+    if dest.exists():
+        raise UserError(f"{dest} exists: a version names one snapshot; choose a new version (or another --to)")
     recs = [json.loads(l) for l in records.read_text().splitlines() if l.strip()]
     files = shipped_files(root)
     manifest = {
@@ -77,15 +79,23 @@ def release(root: Path, version: str, dest: Path | None = None) -> Path:
         "verify": {k: v[k] for k in ("date", "checked", "confirmed")}, "tools": tool_versions(),
         "files": {str(f.relative_to(root)): sha256(f) for f in files},
     }
-    old.write_text(json.dumps(manifest, indent=1) + "\n")
-    dest = dest or root.resolve().parent / f"{NAME}-{version}.tar.gz"
+    text = (json.dumps(manifest, indent=1) + "\n").encode()
     top = f"{NAME}-{version}"
     tmp = dest.with_name(dest.name + ".part")
     with tarfile.open(tmp, "w:gz") as tar:
-        for f in [old, *files]:
+        info = tarfile.TarInfo(f"{top}/release.json")
+        info.size, info.mtime = len(text), int(time.time())
+        tar.addfile(info, io.BytesIO(text))
+        for f in files:
             tar.add(f, arcname=f"{top}/{f.relative_to(root)}")
+    manifest_copy(dest).write_bytes(text)
     tmp.rename(dest)  # a tarball that exists is whole
     return dest
+
+
+def manifest_copy(tarball: Path) -> Path:
+    """Where the copy of a release's manifest goes: beside its tarball."""
+    return tarball.with_name(tarball.name.removesuffix(".tar.gz") + ".release.json")
 
 
 def check_release(root: Path) -> list[str]:
