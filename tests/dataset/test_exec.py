@@ -291,3 +291,26 @@ def test_each_bug_of_a_pair_gets_its_own_verdict(builder, monkeypatch, tmp_path)
             b["alone"] = {**b["alone"], "kind": "crash"}  # a per-bug verdict that does not hold
     ok, why = gen._reverify((rec, str(base), str(builder.cache)))[1:]
     assert not ok and why.startswith(f"{rec['classes'][0]} alone: recorded crash, now ")
+
+
+def test_a_terminated_worker_removes_its_sandbox(tmp_path):
+    """SIGTERM to a pool worker mid-run (e.g. `pkill -f 'llm2hls dataset'`) still removes its temp dir."""
+    import os
+    import signal
+    import subprocess
+
+    code = ("import sys, time\n"
+            "from pathlib import Path\n"
+            "from llm2hls.dataset.toolchain import exit_cleanly_on_sigterm\n"
+            "exit_cleanly_on_sigterm()\n"
+            "d = Path(sys.argv[1]) / 'mut-x'\n"
+            "d.mkdir()\n"
+            "try:\n"
+            "    print('ready', flush=True)\n"
+            "    time.sleep(30)\n"
+            "finally:\n"
+            "    d.rmdir()\n")
+    p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    os.kill(p.pid, signal.SIGTERM)
+    assert p.wait(10) == 143 and list(tmp_path.iterdir()) == []

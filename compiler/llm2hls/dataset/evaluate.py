@@ -19,7 +19,7 @@ from ..errors import UserError
 from .harness import Unstable, run_design
 from .items import load_items
 from .static_check import new_violations
-from .toolchain import Builder
+from .toolchain import Builder, exit_cleanly_on_sigterm
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -103,7 +103,7 @@ def evaluate(root: Path, predictions: Path, jobs: int = 2, ks: tuple[int, ...] =
             repair_jobs.append((it, j, fix))
     results = []
     if repair_jobs:
-        with ProcessPoolExecutor(jobs) as pool:
+        with ProcessPoolExecutor(jobs, initializer=exit_cleanly_on_sigterm) as pool:
             results = list(pool.map(_fix_passes, [(it, fix, str(root / ".cache")) for it, _, fix in repair_jobs]))
     fixes = defaultdict(list)
     for (it, _, _), ok in zip(repair_jobs, results):

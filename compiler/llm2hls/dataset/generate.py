@@ -21,7 +21,7 @@ from .harness import Unstable, run_design
 from .mutate.core import Source, apply_edits, bug_spans, edits_from_spans, rules_for, unified_diff
 from .release import check_release, write_verify_log
 from .static_check import check, new_violations
-from .toolchain import CXXFLAGS, Builder, ToolFailure, tool_versions
+from .toolchain import CXXFLAGS, Builder, ToolFailure, exit_cleanly_on_sigterm, tool_versions
 from .verify import classify
 
 PAIR_RATE = 0.2
@@ -327,7 +327,7 @@ def generate(out: Path, count: int, jobs: int, seed: int, classes: list[str] | N
             if f"s{seed}-{i:06d}" not in done]
     echo(f"{len(done)} tasks already done, {len(todo)} to go ({jobs} jobs)")
     t0, n_before = time.perf_counter(), len(records)
-    with open(rec_path, "a") as fr, open(rej_path, "a") as fj, ProcessPoolExecutor(jobs) as pool:
+    with open(rec_path, "a") as fr, open(rej_path, "a") as fj, ProcessPoolExecutor(jobs, initializer=exit_cleanly_on_sigterm) as pool:
         n = 0
         for res, n in _run_tasks(pool, todo, 2 * jobs, t0, stop_after, echo):
             if res["status"] == "record" and res["record"]["dedup_key"] in keys:
@@ -421,7 +421,7 @@ def verify_dataset(out: Path, jobs: int, echo=print, cache: bool = True) -> tupl
     try:
         Builder(cache_dir)  # the precompiled header, once, before the workers start
         args = [(r, str(out / "bases" / f"{r['base_design']}.json"), str(cache_dir)) for r in records]
-        with ProcessPoolExecutor(jobs) as pool:
+        with ProcessPoolExecutor(jobs, initializer=exit_cleanly_on_sigterm) as pool:
             for n, (rid, ok, why) in enumerate(pool.map(_reverify, args), 1):
                 echo(f"[{n}/{len(records)}] {rid} {'ok' if ok else 'FAILED: ' + why}")
                 if not ok:

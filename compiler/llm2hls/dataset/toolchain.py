@@ -11,6 +11,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,12 @@ def run_limited(cmd: list[str], cwd: Path, timeout: float, mem: int | None, env:
         os.killpg(p.pid, signal.SIGKILL)
         out, err = p.communicate()
         return RunResult(None, out[-20000:], err[-20000:], True)
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """Pool-worker initializer: SIGTERM raises SystemExit, so ``finally`` blocks still remove the
+    worker's sandbox folder (the default action would leave it behind in the temp dir)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 class ToolFailure(RuntimeError):
