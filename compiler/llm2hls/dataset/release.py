@@ -30,6 +30,7 @@ _VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 
 def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

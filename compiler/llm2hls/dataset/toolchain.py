@@ -86,7 +86,7 @@ def run_limited(cmd: list[str], cwd: Path, timeout: float, mem: int | None, env:
     """Run ``cmd`` in its own session with CPU/file/memory limits; kill the whole group on timeout.
 
     ``fixed_layout`` makes a program that reads uninitialised stack or registers see the same
-    garbage on every run and every machine with this toolchain. That is what INIT bugs on ap_int and
+    garbage on every run. That is what INIT bugs on ap_int and
     ap_fixed locals do: their constructors leave the value unset, and GCC's pattern-init skips
     class-typed locals. The flag turns address-space randomisation off and replaces the
     environment with ``HARNESS_ENV``, because the environment's size shifts every stack address.
