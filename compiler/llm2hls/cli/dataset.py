@@ -67,15 +67,15 @@ def verify_cmd(out: str, jobs: int, no_cache: bool) -> None:
 @click.option("--to", "dest", type=click.Path(dir_okay=False), default=None,
               help="tarball path (default: next to OUT, llm2hls-hls-debug-VERSION.tar.gz)")
 def release_cmd(out: str, version: str, dest: str | None) -> None:
-    """Freeze a verified dataset: write OUT/release.json (counts, tools, SHA-256 of every shipped
-    file) and pack the records, bases and card into a tarball. Needs a clean 'dataset verify' of
-    the current records."""
-    from ..dataset.release import release
+    """Freeze a verified dataset: pack the records, bases and card with a manifest (release.json:
+    counts, tools, SHA-256 of every shipped file) into a tarball. Needs a clean 'dataset verify' of
+    the current records; OUT itself is not changed."""
+    from ..dataset.release import manifest_copy, release
 
     if not Path(out).is_dir():
         raise UserError(f"dataset folder {out} does not exist; create one with 'llm2hls dataset generate --out {out}'")
     tar = release(Path(out), version, Path(dest) if dest else None)
-    click.echo(f"released {version}: {tar} (manifest {Path(out) / 'release.json'})")
+    click.echo(f"released {version}: {tar} (manifest inside, copy at {manifest_copy(tar)})")
 
 
 @dataset_group.command("evaluate")
