@@ -1,6 +1,6 @@
 """How many distinct verified-buggy records the base-design catalog can supply, per bug class.
 
-    python benchmarks/dataset_supply.py --dataset DIR [--models 0,6,15,27] [--work DIR]
+    python benchmarks/dataset_supply.py --dataset DIR [--models 0,6,16,21] [--work DIR]
 
 A dataset run stops growing when every new mutant is a near-duplicate of one it already has, so
 the reachable size is a property of the base designs, not of the number of tasks. This script
@@ -100,7 +100,7 @@ def table(counts: dict[int, dict[str, int]], yields: dict[str, float]) -> list[s
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, required=True, help="dataset whose per-class yields are used")
-    ap.add_argument("--models", default="0,6,15,27", help="comma-separated counts of generated designs")
+    ap.add_argument("--models", default="0,6,16,21", help="comma-separated counts of generated designs")
     ap.add_argument("--work", type=Path, default=Path("/tmp/llm2hls-supply"))
     args = ap.parse_args()
     t0 = time.time()

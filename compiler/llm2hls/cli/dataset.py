@@ -49,8 +49,10 @@ def generate_cmd(out: str, count: int, jobs: int, seed: int, classes: str, model
 def verify_cmd(out: str, jobs: int, no_cache: bool) -> None:
     """Re-run every record's harness and confirm its verdict (exit 1 if any differs).
 
-    Every binary is re-linked and re-run on every vector; objects of identical sources come from the
-    dataset's content-addressed build cache unless --no-cache is given."""
+    Every binary is re-linked and re-run (twice) on every vector; objects of identical sources come
+    from the dataset's content-addressed build cache unless --no-cache is given. The outcome is
+    written to OUT/verify.json (what 'dataset release' needs); an unpacked release is first checked
+    against its manifest."""
     from ..dataset.generate import verify_dataset
 
     if not Path(out).is_dir():

@@ -18,7 +18,7 @@ RUN_TIMEOUT = 4.0
 STACK_SHIFT = 72
 """Every build runs twice, the second time with the stack moved by this many bytes; an outcome
 that changes is not evidence (``Unstable``). Pattern-init cannot cover ap_int/ap_fixed locals, so
-without this an INIT mutant's verdict could hang on stack contents."""
+without this an INIT mutant's verdict could depend on stack contents."""
 RUN_MEM = None  # sanitised runs are bounded by ASan's hard_rss_limit_mb (see toolchain)
 
 class Unstable(ToolFailure):

@@ -86,9 +86,8 @@ def run_limited(cmd: list[str], cwd: Path, timeout: float, mem: int | None, env:
     """Run ``cmd`` in its own session with CPU/file/memory limits; kill the whole group on timeout.
 
     ``fixed_layout`` makes a program that reads uninitialised stack or registers see the same
-    garbage on every run. That is what INIT bugs on ap_int and
-    ap_fixed locals do: their constructors leave the value unset, and GCC's pattern-init skips
-    class-typed locals. The flag turns address-space randomisation off and replaces the
+    garbage on every run. That is what INIT bugs on ap_int and ap_fixed locals do: their
+    constructors leave the value unset, and GCC's pattern-init skips class-typed locals. The flag turns address-space randomisation off and replaces the
     environment with ``HARNESS_ENV``, because the environment's size shifts every stack address.
     Under the caller's environment one such record passed 15 of 29 runs with environment sizes
     0 to 196 bytes. ``cmd[0]`` should be relative to ``cwd`` for the same reason: argv sits on the
